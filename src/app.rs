@@ -1,0 +1,211 @@
+//! Runs a parsed command line: the glue between the CLI, the engine and the emitters. Returns
+//! the exit status; `main` only maps a closed pipe and fatal errors.
+
+use crate::cli::{CheckArgs, Cli, ColorChoice, Command, Common, FixArgs, Format};
+use crate::emit::{self, Paint};
+use crate::engine::{analyze, Run, RunError, RunOptions};
+use crate::finding::Severity;
+use crate::fix::{plan_fixes, write_file};
+use crate::resolve::Origin;
+use crate::rules;
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+
+pub const EXIT_CLEAN: u8 = 0;
+pub const EXIT_FINDINGS: u8 = 1;
+pub const EXIT_ERROR: u8 = 2;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    #[error("unknown rule {0:?}; `manifix rules` lists them")]
+    UnknownRule(String),
+}
+
+pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, AppError> {
+    let paint_out = paint(cli.color, io::stdout().is_terminal());
+    let paint_err = paint(cli.color, io::stderr().is_terminal());
+    match cli.command {
+        Command::Check(args) => check(args, out, err, paint_out, paint_err),
+        Command::Fix(args) => fix(args, out, err, paint_out, paint_err),
+        Command::Rules => {
+            for rule in rules::all() {
+                let m = rule.meta();
+                let fix = if m.fixable { "fix" } else { "   " };
+                writeln!(out, "{:<24} {:<8} {fix}  {}", m.id, m.severity.as_str(), m.summary)?;
+            }
+            Ok(EXIT_CLEAN)
+        }
+        Command::Explain { rule } => {
+            let rule = rules::find(&rule).ok_or(AppError::UnknownRule(rule))?;
+            let m = rule.meta();
+            writeln!(out, "{} ({})\n\n{}\n\n{}", m.id, m.severity.as_str(), m.summary, m.explanation)?;
+            Ok(EXIT_CLEAN)
+        }
+    }
+}
+
+fn paint(choice: ColorChoice, terminal: bool) -> Paint {
+    let on = match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    Paint { on }
+}
+
+fn options(common: &Common) -> RunOptions {
+    let cwd = PathBuf::from(".");
+    let root = match common.paths.as_slice() {
+        [one] if one.is_dir() => one.clone(),
+        _ => cwd,
+    };
+    RunOptions {
+        root,
+        paths: common.paths.clone(),
+        account: common.account.clone(),
+        config_path: common.config.clone(),
+    }
+}
+
+/// Errors, skipped files and how the target account was chosen, on stderr.
+fn report_side_notes(run: &Run, err: &mut dyn Write, paint: Paint) -> io::Result<()> {
+    for e in &run.errors {
+        emit::text::file_error(err, e, paint)?;
+    }
+    for s in &run.skipped {
+        emit::text::skipped(err, s, paint)?;
+    }
+    let has_placeholder = run.findings.iter().any(|f| f.rule == "placeholder-account");
+    if has_placeholder {
+        let mut told = std::collections::BTreeSet::new();
+        for f in run.findings.iter().filter(|f| f.rule == "placeholder-account") {
+            if let Some(t) = run.resolved.accounts.target_for(&f.path) {
+                if matches!(t.origin, Origin::Inferred(_)) && told.insert(t.account.clone()) {
+                    writeln!(err, "note: target account {} {}", t.account, t.origin)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check(
+    args: CheckArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    paint_out: Paint,
+    paint_err: Paint,
+) -> Result<u8, AppError> {
+    let run = analyze(&options(&args.common))?;
+    match args.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *out, &emit::json::report(&run))
+                .map_err(io::Error::other)?;
+            writeln!(out)?;
+        }
+        Format::Text => {
+            report_side_notes(&run, err, paint_err)?;
+            for f in &run.findings {
+                emit::text::finding(out, f, paint_out)?;
+            }
+            if missing_target(&run) {
+                writeln!(err, "note: {}", run.resolved.accounts.missing_target_help())?;
+            }
+            writeln!(
+                out,
+                "{}",
+                emit::text::summary(&run.findings, run.files_checked, run.skipped.len(), run.errors.len())
+            )?;
+        }
+    }
+    Ok(if !run.errors.is_empty() {
+        EXIT_ERROR
+    } else if run.findings.iter().any(|f| f.severity == Severity::Error) {
+        EXIT_FINDINGS
+    } else {
+        EXIT_CLEAN
+    })
+}
+
+/// A placeholder was found in a file for which no real account is known.
+fn missing_target(run: &Run) -> bool {
+    run.findings.iter().any(|f| {
+        f.rule == "placeholder-account" && run.resolved.accounts.target_for(&f.path).is_none()
+    })
+}
+
+fn fix(
+    args: FixArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    paint_out: Paint,
+    paint_err: Paint,
+) -> Result<u8, AppError> {
+    let run = analyze(&options(&args.common))?;
+    report_side_notes(&run, err, paint_err)?;
+    if missing_target(&run) {
+        writeln!(
+            err,
+            "{}: {}",
+            paint_err.wrap("31", "error"),
+            run.resolved.accounts.missing_target_help()
+        )?;
+        return Ok(EXIT_ERROR);
+    }
+    let plan = plan_fixes(&run, args.unsafe_fixes);
+    for refused in &plan.refused {
+        emit::text::file_error(err, refused, paint_err)?;
+    }
+    let mut write_failures = 0;
+    for file in &plan.files {
+        if args.dry_run {
+            write!(out, "{}", emit::diff::unified(&file.path, &file.old, &file.new, paint_out))?;
+        } else if let Err(e) = write_file(file) {
+            writeln!(err, "{}: {e}", paint_err.wrap("31", "error"))?;
+            write_failures += 1;
+        }
+    }
+    let verb = if args.dry_run { "would fix" } else { "fixed" };
+    let files_changed = plan.files.len() - write_failures;
+    let mut summary = format!(
+        "{verb} {} in {}",
+        emit::text::plural(plan.fixes(), "finding", "findings"),
+        emit::text::plural(files_changed, "file", "files")
+    );
+    if plan.held_back > 0 {
+        summary.push_str(&format!(
+            "; {} held back (unsafe; use --unsafe-fixes)",
+            plan.held_back
+        ));
+    }
+    if plan.unfixable > 0 {
+        summary.push_str(&format!("; {} without an automatic fix", plan.unfixable));
+    }
+    if !plan.refused.is_empty() {
+        summary.push_str(&format!(
+            "; {} refused",
+            emit::text::plural(plan.refused.len(), "file", "files")
+        ));
+    }
+    // The diff is the dry run's output; the summary goes beside errors so a piped diff stays clean.
+    if args.dry_run {
+        writeln!(err, "{summary}")?;
+    } else {
+        writeln!(out, "{summary}")?;
+    }
+    Ok(
+        if !run.errors.is_empty() || !plan.refused.is_empty() || write_failures > 0 {
+            EXIT_ERROR
+        } else if args.exit_code && !plan.files.is_empty() {
+            EXIT_FINDINGS
+        } else {
+            EXIT_CLEAN
+        },
+    )
+}

@@ -1,0 +1,148 @@
+//! Finds the files a run looks at: YAML manifests (and Terraform, read only to learn accounts),
+//! honouring .gitignore, never following a symlink out of the root.
+
+use ignore::WalkBuilder;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Yaml,
+    Terraform,
+}
+
+#[derive(Debug, Clone)]
+pub struct FileEntry {
+    pub abs: PathBuf,
+    /// Relative to the run's root, `/`-separated: what users see.
+    pub rel: String,
+    pub kind: FileKind,
+}
+
+#[derive(Debug, Clone)]
+pub struct Skipped {
+    pub rel: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Discovered {
+    pub files: Vec<FileEntry>,
+    pub skipped: Vec<Skipped>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct DiscoverError {
+    pub path: String,
+    pub message: String,
+}
+
+pub fn kind_of(path: &Path) -> Option<FileKind> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("yaml" | "yml") => Some(FileKind::Yaml),
+        Some("tf") => Some(FileKind::Terraform),
+        _ => None,
+    }
+}
+
+/// `root`-relative display form of `path`.
+pub fn relative(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let text = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/");
+    if text.is_empty() {
+        ".".into()
+    } else {
+        text
+    }
+}
+
+/// Walks `paths` (files or directories) below `root`.
+pub fn discover(root: &Path, paths: &[PathBuf]) -> Result<Discovered, DiscoverError> {
+    let root_real = root.canonicalize().map_err(|e| DiscoverError {
+        path: root.display().to_string(),
+        message: format!("cannot open: {e}"),
+    })?;
+    let mut out = Discovered::default();
+    for path in paths {
+        let meta = std::fs::symlink_metadata(path).map_err(|e| DiscoverError {
+            path: path.display().to_string(),
+            message: format!("cannot open: {e}"),
+        })?;
+        if meta.is_file() || meta.file_type().is_symlink() && path.is_file() {
+            add_file(&root_real, root, path, &meta, &mut out, true);
+            continue;
+        }
+        let walker = WalkBuilder::new(path)
+            .follow_links(false)
+            .hidden(true)
+            .sort_by_file_name(|a, b| a.cmp(b))
+            .build();
+        for entry in walker {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(err) => {
+                    out.skipped.push(Skipped {
+                        rel: path.display().to_string(),
+                        reason: format!("cannot read: {err}"),
+                    });
+                    continue;
+                }
+            };
+            let Some(file_type) = entry.file_type() else {
+                continue;
+            };
+            if file_type.is_dir() {
+                continue;
+            }
+            let Ok(meta) = entry.path().symlink_metadata() else {
+                continue;
+            };
+            add_file(&root_real, root, entry.path(), &meta, &mut out, false);
+        }
+    }
+    out.files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    out.files.dedup_by(|a, b| a.rel == b.rel);
+    out.skipped.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(out)
+}
+
+fn add_file(
+    root_real: &Path,
+    root: &Path,
+    path: &Path,
+    meta: &std::fs::Metadata,
+    out: &mut Discovered,
+    explicit: bool,
+) {
+    let rel = relative(root, path);
+    let kind = match kind_of(path) {
+        Some(k) => k,
+        // A file the user named explicitly is read as YAML whatever its name.
+        None if explicit => FileKind::Yaml,
+        None => return,
+    };
+    if meta.file_type().is_symlink() {
+        let inside = path
+            .canonicalize()
+            .map(|real| real.starts_with(root_real))
+            .unwrap_or(false);
+        if !inside {
+            out.skipped.push(Skipped {
+                rel,
+                reason: "symlink that leads outside the root: not followed".into(),
+            });
+        }
+        // A link inside the root points at a file the walk visits itself; editing through
+        // the link as well would edit that file twice.
+        return;
+    }
+    out.files.push(FileEntry {
+        abs: path.to_path_buf(),
+        rel,
+        kind,
+    });
+}

@@ -1,0 +1,65 @@
+//! The default text output: `path:line:col: rule-id: message`, then a summary line.
+
+use super::Paint;
+use crate::engine::{FileError, SkippedFile};
+use crate::finding::{Finding, Severity};
+use std::io::{self, Write};
+
+pub fn finding(out: &mut dyn Write, f: &Finding, paint: Paint) -> io::Result<()> {
+    let code = match f.severity {
+        Severity::Error => "31",
+        Severity::Warning => "33",
+        Severity::Info => "36",
+    };
+    writeln!(
+        out,
+        "{}:{}:{}: {}: {}",
+        f.path,
+        f.line,
+        f.column,
+        paint.wrap(code, f.rule),
+        f.message
+    )
+}
+
+pub fn file_error(out: &mut dyn Write, e: &FileError, paint: Paint) -> io::Result<()> {
+    writeln!(
+        out,
+        "{}:{}:{}: {}: {}",
+        e.path,
+        e.line,
+        e.column,
+        paint.wrap("31", "error"),
+        e.message
+    )
+}
+
+pub fn skipped(out: &mut dyn Write, s: &SkippedFile, paint: Paint) -> io::Result<()> {
+    let label = if s.warning {
+        paint.wrap("33", "warning")
+    } else {
+        "skipped".to_string()
+    };
+    writeln!(out, "{}: {label}: {}", s.path, s.reason)
+}
+
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// `3 findings (3 errors, 0 warnings, 0 info; 3 fixable) in 12 files; 1 skipped; 0 file errors`
+pub fn summary(findings: &[Finding], files: usize, skipped: usize, errors: usize) -> String {
+    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    let fixable = findings.iter().filter(|f| f.fix.is_some()).count();
+    format!(
+        "{} ({}, {}, {} info; {} fixable) in {}; {} skipped; {}",
+        plural(findings.len(), "finding", "findings"),
+        plural(count(Severity::Error), "error", "errors"),
+        plural(count(Severity::Warning), "warning", "warnings"),
+        count(Severity::Info),
+        fixable,
+        plural(files, "file", "files"),
+        skipped,
+        plural(errors, "file error", "file errors"),
+    )
+}

@@ -1,0 +1,282 @@
+//! One run over a repository: read and parse every file, learn the accounts it names, run the
+//! rules, and collect findings, errors and skipped files in a deterministic order.
+
+use crate::config::{Config, Level};
+use crate::discover::{discover, FileEntry, FileKind};
+use crate::finding::{Finding, Severity};
+use crate::locate::aws::find_accounts;
+use crate::locate::{locate, Located};
+use crate::resolve::account::{accounts_in_terraform, AccountCensus};
+use crate::resolve::{AccountResolver, Resolved};
+use crate::rules::{self, FileInput};
+use crate::text::LineIndex;
+use crate::yaml::{parse, ParsedFile};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Paths in output are relative to this directory, and `manifix.yaml` is read from it.
+    pub root: PathBuf,
+    pub paths: Vec<PathBuf>,
+    pub account: Option<String>,
+    pub config_path: Option<PathBuf>,
+}
+
+/// A file that could not be handled: reported with its position, left untouched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileError {
+    pub path: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// A file passed over on purpose (templates, binary, non-UTF-8, links out of the root).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedFile {
+    pub path: String,
+    pub reason: String,
+    /// Skips that may hide a problem are warnings; templates are merely listed.
+    pub warning: bool,
+}
+
+/// A parsed YAML file kept for the fix stage.
+#[derive(Debug)]
+pub struct Analyzed {
+    pub entry: FileEntry,
+    pub text: String,
+    pub parsed: ParsedFile,
+    pub located: Located,
+}
+
+#[derive(Debug, Default)]
+pub struct Run {
+    pub files: Vec<Analyzed>,
+    pub findings: Vec<Finding>,
+    pub errors: Vec<FileError>,
+    pub skipped: Vec<SkippedFile>,
+    pub resolved: Resolved,
+    pub files_checked: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Discover(#[from] crate::discover::DiscoverError),
+    #[error("--account {0:?} is not an AWS account ID (12 digits)")]
+    BadAccount(String),
+}
+
+enum Loaded {
+    Yaml(Box<Analyzed>),
+    Terraform(FileEntry, String),
+    Skipped(SkippedFile),
+    Failed(FileError),
+}
+
+pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
+    if let Some(a) = &opts.account {
+        if !crate::config::is_account_id(a) {
+            return Err(RunError::BadAccount(a.clone()));
+        }
+    }
+    let config = match &opts.config_path {
+        Some(p) => Config::load(p)?,
+        None => Config::load_from_root(&opts.root)?,
+    };
+    let paths = if opts.paths.is_empty() {
+        vec![opts.root.clone()]
+    } else {
+        opts.paths.clone()
+    };
+    let discovered = discover(&opts.root, &paths)?;
+    let mut run = Run::default();
+    for s in discovered.skipped {
+        run.skipped.push(SkippedFile {
+            path: s.rel,
+            reason: s.reason,
+            warning: true,
+        });
+    }
+
+    let mut census = AccountCensus::default();
+    for loaded in load_all(discovered.files) {
+        match loaded {
+            Loaded::Yaml(file) => {
+                record_yaml_accounts(&file, &mut census);
+                run.files.push(*file);
+            }
+            Loaded::Terraform(entry, text) => {
+                let lines = LineIndex::new(&text);
+                for (account, at) in accounts_in_terraform(&text) {
+                    census.record(&account, || format!("{}:{}", entry.rel, lines.line_col(at).0));
+                }
+            }
+            Loaded::Skipped(s) => run.skipped.push(s),
+            Loaded::Failed(e) => run.errors.push(e),
+        }
+    }
+    run.files_checked = run.files.len();
+
+    let mut accounts = AccountResolver::new(&config, opts.account.as_deref());
+    accounts.infer_from(&census);
+    run.resolved = Resolved { accounts };
+
+    for file in &run.files {
+        let input = FileInput {
+            path: &file.entry.rel,
+            text: &file.text,
+            parsed: &file.parsed,
+            located: &file.located,
+        };
+        let lines = LineIndex::new(&file.text);
+        for rule in rules::all() {
+            let level = config.rules.get(rule.meta().id).copied();
+            if level == Some(Level::Allow) {
+                continue;
+            }
+            for mut finding in rule.check(&input, &run.resolved) {
+                (finding.line, finding.column) = lines.line_col(finding.range.start);
+                finding.severity = match level {
+                    Some(Level::Warn) => Severity::Warning,
+                    Some(Level::Deny) => Severity::Error,
+                    _ => finding.severity,
+                };
+                if !suppressed(&file.parsed, &lines, finding.rule, finding.line) {
+                    run.findings.push(finding);
+                }
+            }
+        }
+    }
+    run.findings
+        .sort_by(|a, b| (&a.path, a.range.start, a.rule).cmp(&(&b.path, b.range.start, b.rule)));
+    run.errors.sort_by(|a, b| a.path.cmp(&b.path));
+    run.skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(run)
+}
+
+/// `# manifix: ignore[rule-id]` (or `ignore[rule-a, rule-b]`, or a bare `ignore` for all rules)
+/// on the finding's line or on the line above it.
+fn suppressed(parsed: &ParsedFile, lines: &LineIndex, rule: &str, line: usize) -> bool {
+    parsed.comments.iter().any(|c| {
+        let at = lines.line_col(c.offset).0;
+        if at != line && at + 1 != line {
+            return false;
+        }
+        let Some(rest) = c.text.trim().strip_prefix("manifix:") else {
+            return false;
+        };
+        let rest = rest.trim();
+        match rest.strip_prefix("ignore") {
+            Some("") => true,
+            Some(list) => list
+                .trim()
+                .strip_prefix('[')
+                .and_then(|l| l.strip_suffix(']'))
+                .is_some_and(|l| l.split(',').any(|id| id.trim() == rule)),
+            None => false,
+        }
+    })
+}
+
+fn record_yaml_accounts(file: &Analyzed, census: &mut AccountCensus) {
+    let mut lines = None;
+    for site in &file.located.sites {
+        for found in find_accounts(&site.value) {
+            census.record(&found.account, || {
+                let index = lines.get_or_insert_with(|| LineIndex::new(&file.text));
+                format!("{}:{}", file.entry.rel, index.line_col(site.span.start).0)
+            });
+        }
+    }
+}
+
+/// Reads and parses files on every core; results come back in input order.
+fn load_all(files: Vec<FileEntry>) -> Vec<Loaded> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, Loaded)>> = Mutex::new(Vec::with_capacity(files.len()));
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(files.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(entry) = files.get(i) else { break };
+                let loaded = load(entry.clone());
+                if let Ok(mut r) = results.lock() {
+                    r.push((i, loaded));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, l)| l).collect()
+}
+
+fn load(entry: FileEntry) -> Loaded {
+    let skip = |entry: &FileEntry, reason: &str, warning: bool| {
+        Loaded::Skipped(SkippedFile {
+            path: entry.rel.clone(),
+            reason: reason.to_string(),
+            warning,
+        })
+    };
+    let bytes = match std::fs::read(&entry.abs) {
+        Ok(b) => b,
+        Err(e) => {
+            return Loaded::Failed(FileError {
+                path: entry.rel.clone(),
+                line: 1,
+                column: 1,
+                message: format!("cannot read: {e}"),
+            })
+        }
+    };
+    if bytes.contains(&0) {
+        return skip(&entry, "binary file (contains NUL bytes): skipped", true);
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            return skip(
+                &entry,
+                &format!("not UTF-8 (invalid byte at offset {at}): skipped"),
+                true,
+            );
+        }
+    };
+    if entry.kind == FileKind::Terraform {
+        return Loaded::Terraform(entry, text);
+    }
+    if text.contains("{{") {
+        return skip(
+            &entry,
+            "contains {{ }} templates (Go/Helm): not valid YAML until rendered, never edited",
+            false,
+        );
+    }
+    let parsed = match parse(&text) {
+        Ok(p) => p,
+        Err(e) => {
+            return Loaded::Failed(FileError {
+                path: entry.rel.clone(),
+                line: e.line,
+                column: e.column,
+                message: e.message,
+            })
+        }
+    };
+    let file_name = entry.abs.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let located = locate(&parsed, file_name);
+    Loaded::Yaml(Box::new(Analyzed {
+        entry,
+        text,
+        parsed,
+        located,
+    }))
+}

@@ -1,0 +1,55 @@
+//! Findings and the fixes they carry: the data rules hand to the planner and the emitters.
+
+use crate::yaml::splice::ScalarEdit;
+use serde::Serialize;
+use std::ops::Range;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// Whether `fix` applies a fix by default (`Safe`) or only when the user opts in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Applicability {
+    Safe,
+    Unsafe,
+}
+
+#[derive(Debug, Clone)]
+pub struct Fix {
+    pub title: String,
+    pub applicability: Applicability,
+    /// The text that replaces the finding's span (what users see in reports).
+    pub replacement: String,
+    pub edits: Vec<ScalarEdit>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub severity: Severity,
+    /// Path relative to the run's root, with `/` separators.
+    pub path: String,
+    /// Byte range in the file.
+    pub range: Range<usize>,
+    /// 1-based line and column (in characters) of the range start.
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub fix: Option<Fix>,
+}

@@ -1,0 +1,125 @@
+//! From findings to new file contents: gathers each file's edits, plans and verifies them, and
+//! writes the results atomically.
+
+use crate::engine::{FileError, Run};
+use crate::finding::{Applicability, Finding};
+use crate::yaml::splice::plan;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// One file's new text and the findings it fixes.
+#[derive(Debug)]
+pub struct FilePlan {
+    pub path: String,
+    pub abs: PathBuf,
+    pub old: String,
+    pub new: String,
+    pub fixed: Vec<Finding>,
+}
+
+#[derive(Debug, Default)]
+pub struct FixPlan {
+    pub files: Vec<FilePlan>,
+    /// Files whose edits failed verification: never written.
+    pub refused: Vec<FileError>,
+    /// Fixes not applied because they are unsafe and the user did not opt in.
+    pub held_back: usize,
+    /// Findings with no fix available.
+    pub unfixable: usize,
+}
+
+impl FixPlan {
+    pub fn fixes(&self) -> usize {
+        self.files.iter().map(|f| f.fixed.len()).sum()
+    }
+}
+
+pub fn plan_fixes(run: &Run, include_unsafe: bool) -> FixPlan {
+    let mut out = FixPlan::default();
+    for file in &run.files {
+        let mine: Vec<&Finding> = run
+            .findings
+            .iter()
+            .filter(|f| f.path == file.entry.rel)
+            .collect();
+        let mut chosen = Vec::new();
+        for finding in mine {
+            match &finding.fix {
+                None => out.unfixable += 1,
+                Some(fix) if fix.applicability == Applicability::Unsafe && !include_unsafe => {
+                    out.held_back += 1
+                }
+                Some(_) => chosen.push(finding.clone()),
+            }
+        }
+        if chosen.is_empty() {
+            continue;
+        }
+        let edits: Vec<_> = chosen
+            .iter()
+            .flat_map(|f| f.fix.iter().flat_map(|fix| fix.edits.iter().cloned()))
+            .collect();
+        match plan(&file.text, &file.parsed, &edits) {
+            Ok(planned) if planned.text == file.text => {}
+            Ok(planned) => out.files.push(FilePlan {
+                path: file.entry.rel.clone(),
+                abs: file.entry.abs.clone(),
+                old: file.text.clone(),
+                new: planned.text,
+                fixed: chosen,
+            }),
+            Err(err) => {
+                let first = &chosen[0];
+                out.refused.push(FileError {
+                    path: file.entry.rel.clone(),
+                    line: first.line,
+                    column: first.column,
+                    message: format!("not fixed, file left untouched: {err}"),
+                });
+            }
+        }
+    }
+    out
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("{0}: changed on disk while manifix ran; not written (run again)")]
+    Changed(String),
+    #[error("{path}: cannot write: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// Writes `plan.new` over the file: a temporary file in the same directory, the original's
+/// permissions, then a rename, so a crash leaves either the old or the new file, never half.
+pub fn write_file(plan: &FilePlan) -> Result<(), WriteError> {
+    let io = |source| WriteError::Io {
+        path: plan.path.clone(),
+        source,
+    };
+    // Someone may have edited the file since it was read; their change wins.
+    let current = std::fs::read(&plan.abs).map_err(io)?;
+    if current != plan.old.as_bytes() {
+        return Err(WriteError::Changed(plan.path.clone()));
+    }
+    let meta = std::fs::metadata(&plan.abs).map_err(io)?;
+    if meta.permissions().readonly() {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "the file is read-only",
+        )));
+    }
+    let dir = plan.abs.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".manifix-")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    tmp.write_all(plan.new.as_bytes()).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    std::fs::set_permissions(tmp.path(), meta.permissions()).map_err(io)?;
+    tmp.persist(&plan.abs).map_err(|e| io(e.error))?;
+    Ok(())
+}

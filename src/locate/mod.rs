@@ -1,0 +1,126 @@
+//! Turns a parsed file into the things rules reason about: which scalar is an image reference,
+//! a kustomize image override, an IRSA role annotation, and so on — including inside kustomize
+//! inline patches, whose text is parsed as YAML and located recursively.
+
+pub mod aws;
+pub mod image_ref;
+mod walk;
+
+use crate::yaml::splice::{plan, ScalarEdit};
+use crate::yaml::{ParsedFile, Scalar};
+use std::ops::Range;
+
+/// What a located scalar means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    /// A container image (`image:` of a container in any workload kind or Argo template).
+    ContainerImage,
+    /// A field of a kustomize `images:` entry: `name`, `newName`, `newTag` or `digest`.
+    KustomizeImage { field: String, name: Option<String> },
+    /// Helm-style values: `image.repository`, `image.registry` or `image.tag`.
+    HelmImage { field: String },
+    /// The IRSA annotation `eks.amazonaws.com/role-arn`, with the ServiceAccount it sits on.
+    IrsaRoleArn { service_account: Option<String> },
+    /// Any other string.
+    Other,
+}
+
+/// How to reach a scalar for editing: directly in the file, or inside an inline document.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub ordinal: usize,
+    /// Set for scalars inside an inline patch: the outer scalar's ordinal is `ordinal`; this is
+    /// the inline document's text and the scalar's ordinal in it.
+    pub inline: Option<Inline>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Inline {
+    pub text: std::sync::Arc<str>,
+    pub parsed: std::sync::Arc<ParsedFile>,
+    pub ordinal: usize,
+}
+
+/// A value scalar with its meaning and where it sits.
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub target: Target,
+    /// Byte range in the file of the scalar (for inline patches, of the outer block scalar).
+    pub span: Range<usize>,
+    pub value: String,
+    pub role: Role,
+    /// Dotted path from the document root (`spec.template.spec.containers[0].image`).
+    pub path: String,
+    pub document: usize,
+    /// The `kind` of the resource the scalar belongs to, when it has one.
+    pub kind: Option<String>,
+    /// Whether the scalar sits in an inline patch of a kustomization.
+    pub in_patch: bool,
+}
+
+impl Site {
+    /// The edit that replaces `range` of this site's decoded value with `replacement`,
+    /// lifted through the inline document when there is one.
+    pub fn edit(&self, range: Range<usize>, replacement: &str) -> Option<ScalarEdit> {
+        let innermost = ScalarEdit {
+            ordinal: self.target.inline.as_ref().map_or(self.target.ordinal, |i| i.ordinal),
+            range,
+            replacement: replacement.to_string(),
+            inner: None,
+        };
+        let Some(inline) = &self.target.inline else {
+            return Some(innermost);
+        };
+        // Plan the edit in the inline document: its byte edits are ranges of the outer
+        // scalar's decoded value, which is what the outer edit needs.
+        let planned = plan(&inline.text, &inline.parsed, std::slice::from_ref(&innermost)).ok()?;
+        let [text_edit] = planned.edits.as_slice() else {
+            return None;
+        };
+        Some(ScalarEdit {
+            ordinal: self.target.ordinal,
+            range: text_edit.range.clone(),
+            replacement: text_edit.replacement.clone(),
+            inner: Some(Box::new(innermost)),
+        })
+    }
+}
+
+/// Everything located in one file.
+#[derive(Debug, Default)]
+pub struct Located {
+    pub sites: Vec<Site>,
+}
+
+/// Locates every value scalar of `parsed`, with its role.
+pub fn locate(parsed: &ParsedFile, file_name: &str) -> Located {
+    let mut sites = Vec::new();
+    for doc in &parsed.documents {
+        walk::walk_document(&doc.root, doc.index, file_name, &mut sites);
+    }
+    Located { sites }
+}
+
+/// The byte range in the file's text that `range` of a site's decoded value comes from.
+pub fn source_range(
+    text: &str,
+    parsed: &ParsedFile,
+    site: &Site,
+    range: Range<usize>,
+) -> Option<Range<usize>> {
+    let identity = text_of(site, &range)?;
+    let edit = site.edit(range, &identity)?;
+    let planned = plan(text, parsed, std::slice::from_ref(&edit)).ok()?;
+    planned.edits.first().map(|e| e.range.clone())
+}
+
+fn text_of(site: &Site, range: &Range<usize>) -> Option<String> {
+    site.value.get(range.clone()).map(str::to_string)
+}
+
+pub(crate) fn scalar_site(scalar: &Scalar) -> Target {
+    Target {
+        ordinal: scalar.ordinal,
+        inline: None,
+    }
+}

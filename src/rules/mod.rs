@@ -1,0 +1,63 @@
+//! The rule registry. Each rule lives in its own file with its metadata and explanation; this
+//! list is the one place that names them all.
+
+mod placeholder_account;
+
+use crate::finding::{Finding, Severity};
+use crate::locate::Located;
+use crate::resolve::Resolved;
+use crate::yaml::ParsedFile;
+
+/// What `manifix rules` lists and `manifix explain` prints.
+pub struct RuleMeta {
+    /// Stable kebab-case identifier, used in output, config and suppressions.
+    pub id: &'static str,
+    pub severity: Severity,
+    pub summary: &'static str,
+    /// What the rule finds, why it matters, an example, and how safe its fix is.
+    pub explanation: &'static str,
+    pub fixable: bool,
+}
+
+/// One file as rules see it. Rules read it; they never touch text or disk.
+pub struct FileInput<'a> {
+    pub path: &'a str,
+    pub text: &'a str,
+    pub parsed: &'a ParsedFile,
+    pub located: &'a Located,
+}
+
+pub trait Rule: Sync {
+    fn meta(&self) -> &'static RuleMeta;
+    fn check(&self, file: &FileInput, resolved: &Resolved) -> Vec<Finding>;
+}
+
+/// Every rule, in the order `manifix rules` lists them.
+pub fn all() -> &'static [&'static dyn Rule] {
+    &[&placeholder_account::PlaceholderAccount]
+}
+
+pub fn find(id: &str) -> Option<&'static dyn Rule> {
+    all().iter().copied().find(|r| r.meta().id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn ids_are_unique_kebab_case_and_documented() {
+        let mut seen = HashSet::new();
+        for rule in all() {
+            let meta = rule.meta();
+            assert!(seen.insert(meta.id), "duplicate id {}", meta.id);
+            assert!(meta
+                .id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '-'));
+            assert!(meta.explanation.len() > 200, "{} needs docs", meta.id);
+            assert!(!meta.summary.is_empty());
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! Byte offsets to the 1-based line and column users see.
+
+pub struct LineIndex {
+    starts: Vec<usize>,
+    text_len: usize,
+    bom: bool,
+    // The text is needed to count characters, not bytes, within a line.
+    text: String,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> LineIndex {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex {
+            starts,
+            text_len: text.len(),
+            bom: text.starts_with('\u{feff}'),
+            text: text.to_string(),
+        }
+    }
+
+    /// 1-based line and column (columns count characters; a BOM is not a column).
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text_len);
+        let line = self.starts.partition_point(|&s| s <= offset).max(1);
+        let mut start = self.starts[line - 1];
+        if line == 1 && self.bom {
+            start = start.max('\u{feff}'.len_utf8()).min(offset);
+        }
+        let column = self
+            .text
+            .get(start..offset)
+            .map_or(offset - start, |s| s.chars().count())
+            + 1;
+        (line, column)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LineIndex;
+
+    #[test]
+    fn counts_lines_and_characters() {
+        let idx = LineIndex::new("\u{feff}a: 1\nbé: x\n");
+        assert_eq!(idx.line_col(3), (1, 1));
+        assert_eq!(idx.line_col(8), (2, 1));
+        assert_eq!(idx.line_col(13), (2, 5));
+    }
+}

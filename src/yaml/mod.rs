@@ -1,0 +1,9 @@
+//! YAML handling: parse to a span-carrying model, splice edits into the original text, verify.
+
+pub mod model;
+pub mod parse;
+pub mod splice;
+pub mod verify;
+
+pub use model::{display_path, Document, Node, ParsedFile, PathSeg, Scalar, Style};
+pub use parse::{parse, YamlError};

@@ -1,0 +1,149 @@
+//! The read-only document model: what the rest of manifix knows about a YAML file.
+//!
+//! Every scalar keeps its decoded value, its source style and its byte span, so later stages
+//! can point at it and edit it by span without ever re-serialising the document.
+
+use std::ops::Range;
+
+/// How a scalar is written in the source; edits keep it unless quoting is needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Style {
+    Plain,
+    SingleQuoted,
+    DoubleQuoted,
+    Literal,
+    Folded,
+}
+
+#[derive(Debug, Clone)]
+pub struct Scalar {
+    pub value: String,
+    pub style: Style,
+    /// Byte range of the scalar in the source (quotes included, block header excluded).
+    pub span: Range<usize>,
+    /// Position of this scalar among all scalars of the file, in stream order. The verifier
+    /// matches scalars of the original and the edited text by this number.
+    pub ordinal: usize,
+    /// Whether the scalar carries an explicit tag (`!!str`, `!foo`).
+    pub tagged: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Node {
+    Scalar(Scalar),
+    Mapping(Vec<(Node, Node)>),
+    Sequence(Vec<Node>),
+    /// An alias (`*name`): its content lives at the anchor, which is where edits go.
+    Alias,
+}
+
+impl Node {
+    /// The value under `key` in a mapping, comparing keys by their decoded text.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        match self {
+            Node::Mapping(entries) => entries
+                .iter()
+                .find(|(k, _)| k.as_str() == Some(key))
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// Follows a chain of mapping keys.
+    pub fn at(&self, keys: &[&str]) -> Option<&Node> {
+        keys.iter().try_fold(self, |node, key| node.get(key))
+    }
+
+    pub fn as_scalar(&self) -> Option<&Scalar> {
+        match self {
+            Node::Scalar(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        self.as_scalar().map(|s| s.value.as_str())
+    }
+
+    pub fn items(&self) -> &[Node] {
+        match self {
+            Node::Sequence(items) => items,
+            _ => &[],
+        }
+    }
+
+    pub fn entries(&self) -> &[(Node, Node)] {
+        match self {
+            Node::Mapping(entries) => entries,
+            _ => &[],
+        }
+    }
+}
+
+/// One segment of a path such as `spec.template.spec.containers[0].image`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathSeg {
+    Key(String),
+    Index(usize),
+}
+
+/// Renders a path the way users read it in messages.
+pub fn display_path(path: &[PathSeg]) -> String {
+    let mut out = String::new();
+    for seg in path {
+        match seg {
+            PathSeg::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            PathSeg::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// Zero-based index of the document in its file.
+    pub index: usize,
+    pub root: Node,
+}
+
+/// A comment as written, with the byte offset where its `#` stands.
+#[derive(Debug, Clone)]
+pub struct Comment {
+    pub text: String,
+    pub offset: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct ParsedFile {
+    pub documents: Vec<Document>,
+    pub comments: Vec<Comment>,
+}
+
+impl ParsedFile {
+    /// Every scalar of the file in stream order (mapping keys included).
+    pub fn scalars(&self) -> Vec<&Scalar> {
+        fn walk<'a>(node: &'a Node, out: &mut Vec<&'a Scalar>) {
+            match node {
+                Node::Scalar(s) => out.push(s),
+                Node::Mapping(entries) => {
+                    for (k, v) in entries {
+                        walk(k, out);
+                        walk(v, out);
+                    }
+                }
+                Node::Sequence(items) => items.iter().for_each(|n| walk(n, out)),
+                Node::Alias => {}
+            }
+        }
+        let mut out = Vec::new();
+        for doc in &self.documents {
+            walk(&doc.root, &mut out);
+        }
+        out
+    }
+}

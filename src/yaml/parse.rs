@@ -1,0 +1,185 @@
+//! The only module that talks to the YAML parser: turns its events into the document model.
+//! Keeping the parser behind this file lets it be swapped without touching the rest.
+
+use super::model::{Comment, Document, Node, ParsedFile, Scalar, Style};
+use granit_parser::{Event, Parser, ScalarStyle, ScanError};
+
+/// A file that is not valid YAML, with the 1-based position the parser stopped at.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{line}:{column}: {message}")]
+pub struct YamlError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl From<ScanError> for YamlError {
+    fn from(err: ScanError) -> Self {
+        let mark = err.marker();
+        YamlError {
+            line: mark.line().max(1),
+            // The parser counts columns from zero; editors and compilers count from one.
+            column: mark.col() + 1,
+            message: err.info().to_string(),
+        }
+    }
+}
+
+/// One parser event reduced to what identifies the document's content and presentation.
+/// The verifier compares these between the original and the edited text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sig {
+    DocStart(bool),
+    DocEnd,
+    MapStart(bool, usize, Option<String>),
+    MapEnd,
+    SeqStart(bool, usize, Option<String>),
+    SeqEnd,
+    Scalar {
+        value: String,
+        style: Style,
+        anchor: usize,
+        tag: Option<String>,
+    },
+    Alias(usize),
+    Anchor(String),
+    Comment(String),
+}
+
+fn style_of(style: ScalarStyle) -> Style {
+    match style {
+        ScalarStyle::Plain => Style::Plain,
+        ScalarStyle::SingleQuoted => Style::SingleQuoted,
+        ScalarStyle::DoubleQuoted => Style::DoubleQuoted,
+        ScalarStyle::Literal => Style::Literal,
+        ScalarStyle::Folded => Style::Folded,
+        // Newer parser versions may add styles; treat them like the strictest quoting we know.
+        #[allow(unreachable_patterns)]
+        _ => Style::DoubleQuoted,
+    }
+}
+
+fn options() -> granit_parser::Options {
+    granit_parser::options! { emit_anchor_events: true }
+}
+
+/// Every event of `text` with its byte range, or the first syntax error.
+pub fn events(text: &str) -> Result<Vec<(Sig, std::ops::Range<usize>)>, YamlError> {
+    let mut out = Vec::new();
+    for item in Parser::new_from_str_with_options(text, options()) {
+        let (event, span) = item?;
+        let range = span.byte_range().unwrap_or(0..0);
+        let sig = match event {
+            Event::StreamStart | Event::StreamEnd => continue,
+            Event::DocumentStart(explicit, _) => Sig::DocStart(explicit),
+            Event::DocumentEnd => Sig::DocEnd,
+            Event::Alias(id) => Sig::Alias(id),
+            Event::UnresolvedAlias(name) => Sig::Anchor(format!("*{name}")),
+            Event::Anchor(_, name) => Sig::Anchor(name.into_owned()),
+            Event::Comment(text, _) => Sig::Comment(text.into_owned()),
+            Event::Scalar(value, style, anchor, tag) => Sig::Scalar {
+                value: value.into_owned(),
+                style: style_of(style),
+                anchor,
+                tag: tag.map(|t| t.to_string()),
+            },
+            Event::SequenceStart(style, anchor, tag) => Sig::SeqStart(
+                style == granit_parser::StructureStyle::Flow,
+                anchor,
+                tag.map(|t| t.to_string()),
+            ),
+            Event::SequenceEnd => Sig::SeqEnd,
+            Event::MappingStart(style, anchor, tag) => Sig::MapStart(
+                style == granit_parser::StructureStyle::Flow,
+                anchor,
+                tag.map(|t| t.to_string()),
+            ),
+            Event::MappingEnd => Sig::MapEnd,
+            // Events a newer parser may add carry no content we compare.
+            _ => continue,
+        };
+        out.push((sig, range));
+    }
+    Ok(out)
+}
+
+/// Parses `text` into documents of nodes with spans.
+pub fn parse(text: &str) -> Result<ParsedFile, YamlError> {
+    let events = events(text)?;
+    let mut builder = TreeBuilder::default();
+    for (sig, range) in events {
+        builder.push(sig, range);
+    }
+    Ok(ParsedFile {
+        documents: builder.documents,
+        comments: builder.comments,
+    })
+}
+
+enum Open {
+    Mapping(Vec<(Node, Node)>, Option<Node>),
+    Sequence(Vec<Node>),
+}
+
+#[derive(Default)]
+struct TreeBuilder {
+    documents: Vec<Document>,
+    comments: Vec<Comment>,
+    stack: Vec<Open>,
+    root: Option<Node>,
+    scalars_seen: usize,
+}
+
+impl TreeBuilder {
+    fn push(&mut self, sig: Sig, range: std::ops::Range<usize>) {
+        match sig {
+            Sig::DocStart(_) => self.root = None,
+            Sig::DocEnd => {
+                let root = self.root.take().unwrap_or(Node::Alias);
+                let index = self.documents.len();
+                self.documents.push(Document { index, root });
+            }
+            Sig::MapStart(..) => self.stack.push(Open::Mapping(Vec::new(), None)),
+            Sig::SeqStart(..) => self.stack.push(Open::Sequence(Vec::new())),
+            Sig::MapEnd | Sig::SeqEnd => {
+                let node = match self.stack.pop() {
+                    Some(Open::Mapping(entries, _)) => Node::Mapping(entries),
+                    Some(Open::Sequence(items)) => Node::Sequence(items),
+                    None => return,
+                };
+                self.add(node);
+            }
+            Sig::Scalar {
+                value, style, tag, ..
+            } => {
+                let scalar = Scalar {
+                    value,
+                    style,
+                    span: range,
+                    ordinal: self.scalars_seen,
+                    tagged: tag.is_some(),
+                };
+                self.scalars_seen += 1;
+                self.add(Node::Scalar(scalar));
+            }
+            Sig::Alias(_) => self.add(Node::Alias),
+            Sig::Anchor(name) if name.starts_with('*') => self.add(Node::Alias),
+            Sig::Anchor(_) => {}
+            Sig::Comment(text) => self.comments.push(Comment {
+                text,
+                offset: range.start,
+            }),
+        }
+    }
+
+    fn add(&mut self, node: Node) {
+        match self.stack.last_mut() {
+            Some(Open::Sequence(items)) => items.push(node),
+            Some(Open::Mapping(entries, pending_key)) => match pending_key.take() {
+                Some(key) => entries.push((key, node)),
+                None => *pending_key = Some(node),
+            },
+            None => self.root = Some(node),
+        }
+    }
+}
