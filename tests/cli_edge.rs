@@ -1,0 +1,496 @@
+//! The promises around the edges: every YAML spelling gets the right fix, files manifix cannot
+//! handle are reported and left untouched, and the account is never guessed.
+
+mod common;
+use common::*;
+use std::path::Path;
+
+fn write(root: &Path, rel: &str, text: &[u8]) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+}
+
+fn read(root: &Path, rel: &str) -> Vec<u8> {
+    std::fs::read(root.join(rel)).expect("read")
+}
+
+const OVERLAY: &str = "apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - ../../base
+# Staging tracks the latest main build
+images:
+  - name: data-ingestion
+    newName: 123456789012.dkr.ecr.ap-southeast-2.amazonaws.com/ml-fashion-recommender/data_ingestion
+    newTag: main-latest # mutable
+";
+
+/// Runs `fix --account REAL` on a one-file repository and returns the file afterwards.
+fn fix_one(rel: &str, text: &[u8]) -> (Run, Vec<u8>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), rel, text);
+    let run = manifix(&["fix", "--account", REAL, "."], dir.path());
+    (run, read(dir.path(), rel))
+}
+
+fn swapped(text: &str) -> Vec<u8> {
+    text.replace(PLACEHOLDER, REAL).into_bytes()
+}
+
+#[test]
+fn every_spelling_of_the_fixture_gets_the_same_fix() {
+    let variants: Vec<(&str, String)> = vec![
+        ("plain", OVERLAY.to_string()),
+        ("crlf", OVERLAY.replace('\n', "\r\n")),
+        ("bom", format!("\u{feff}{OVERLAY}")),
+        ("no final newline", OVERLAY.trim_end().to_string()),
+        (
+            "single-quoted",
+            OVERLAY.replace(
+                "newName: 123456789012.dkr.ecr.ap-southeast-2.amazonaws.com/ml-fashion-recommender/data_ingestion",
+                "newName: '123456789012.dkr.ecr.ap-southeast-2.amazonaws.com/ml-fashion-recommender/data_ingestion'",
+            ),
+        ),
+        (
+            "double-quoted",
+            OVERLAY.replace(
+                "newName: 123456789012.dkr.ecr.ap-southeast-2.amazonaws.com/ml-fashion-recommender/data_ingestion",
+                "newName: \"123456789012.dkr.ecr.ap-southeast-2.amazonaws.com/ml-fashion-recommender/data_ingestion\"",
+            ),
+        ),
+        (
+            "flow",
+            "kind: Kustomization\nimages: [{name: data-ingestion, newName: 123456789012.dkr.ecr.ap-southeast-2.amazonaws.com/ml/data_ingestion, newTag: main-latest}]\n".to_string(),
+        ),
+        (
+            "block literal",
+            "kind: Kustomization\nimages:\n  - name: data-ingestion\n    newName: |-\n      123456789012.dkr.ecr.ap-southeast-2.amazonaws.com/ml/data_ingestion\n".to_string(),
+        ),
+        (
+            "multi-document",
+            format!("{OVERLAY}---\n# second\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: sa\n  annotations:\n    eks.amazonaws.com/role-arn: arn:aws:iam::123456789012:role/r # irsa\n"),
+        ),
+    ];
+    for (name, text) in variants {
+        let (run, after) = fix_one("overlays/staging/kustomization.yaml", text.as_bytes());
+        assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+        assert_eq!(
+            String::from_utf8_lossy(&after),
+            String::from_utf8_lossy(&swapped(&text)),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn crlf_and_bom_survive_a_real_write() {
+    let text = format!("\u{feff}{}", OVERLAY.replace('\n', "\r\n"));
+    let (_, after) = fix_one("k.yaml", text.as_bytes());
+    assert!(after.starts_with("\u{feff}".as_bytes()));
+    assert_eq!(
+        after.iter().filter(|&&b| b == b'\r').count(),
+        OVERLAY.lines().count()
+    );
+}
+
+#[test]
+fn malformed_yaml_is_reported_with_position_and_left_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broken = b"kind: Kustomization\nimages:\n  - name: x\n    newName: [123456789012.dkr.ecr.us-east-1.amazonaws.com/x\n";
+    write(dir.path(), "a/broken.yaml", broken);
+    write(dir.path(), "b/good.yaml", OVERLAY.as_bytes());
+    let check = manifix(&["check", "--account", REAL, "."], dir.path());
+    assert_eq!(check.code, 2);
+    let line = check
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("a/broken.yaml:"))
+        .expect("error line");
+    let parts: Vec<&str> = line.splitn(4, ':').collect();
+    assert!(
+        parts[1].parse::<usize>().is_ok() && parts[2].parse::<usize>().is_ok(),
+        "{line}"
+    );
+    assert!(parts[3].starts_with(" error: "), "{line}");
+    assert!(
+        check
+            .stdout
+            .contains("b/good.yaml:8:14: placeholder-account"),
+        "{}",
+        check.stdout
+    );
+
+    let fix = manifix(&["fix", "--account", REAL, "."], dir.path());
+    assert_eq!(fix.code, 2);
+    assert_eq!(read(dir.path(), "a/broken.yaml"), broken);
+    assert_eq!(read(dir.path(), "b/good.yaml"), swapped(OVERLAY));
+}
+
+#[test]
+fn templates_binary_and_non_utf8_files_are_skipped_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let template =
+        b"image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/{{ .Values.name }}:latest\n";
+    let latin1 = b"image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/caf\xe9:1\n";
+    let binary = b"image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/x\0\n";
+    write(dir.path(), "chart/templates/deploy.yaml", template);
+    write(dir.path(), "latin1.yaml", latin1);
+    write(dir.path(), "binary.yml", binary);
+    let run = manifix(&["fix", "--account", REAL, "."], dir.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("chart/templates/deploy.yaml: skipped: contains {{ }} templates"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("latin1.yaml: warning: not UTF-8"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("binary.yml: warning: binary file"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(read(dir.path(), "chart/templates/deploy.yaml"), template);
+    assert_eq!(read(dir.path(), "latin1.yaml"), latin1);
+    assert_eq!(read(dir.path(), "binary.yml"), binary);
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_out_of_the_root_are_not_followed() {
+    let outside = tempfile::tempdir().expect("tempdir");
+    write(outside.path(), "secret.yaml", OVERLAY.as_bytes());
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "inside.yaml", OVERLAY.as_bytes());
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.yaml"),
+        dir.path().join("link.yaml"),
+    )
+    .expect("symlink");
+    std::os::unix::fs::symlink(
+        dir.path().join("inside.yaml"),
+        dir.path().join("alias.yaml"),
+    )
+    .expect("symlink");
+    let run = manifix(&["fix", "--account", REAL, "."], dir.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("link.yaml: warning: symlink that leads outside the root"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(read(outside.path(), "secret.yaml"), OVERLAY.as_bytes());
+    assert_eq!(read(dir.path(), "inside.yaml"), swapped(OVERLAY));
+    assert!(std::fs::symlink_metadata(dir.path().join("alias.yaml"))
+        .expect("meta")
+        .file_type()
+        .is_symlink());
+    assert!(
+        run.stdout.contains("fixed 1 finding in 1 file"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn without_a_known_account_fix_stops_and_asks_for_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "k.yaml", OVERLAY.as_bytes());
+    let fix = manifix(&["fix", "."], dir.path());
+    assert_eq!(fix.code, 2);
+    assert!(fix.stderr.contains("pass --account"), "{}", fix.stderr);
+    assert_eq!(read(dir.path(), "k.yaml"), OVERLAY.as_bytes());
+    let check = manifix(&["check", "."], dir.path());
+    assert_eq!(check.code, 1);
+    assert!(
+        check.stdout.contains("no real account is known yet"),
+        "{}",
+        check.stdout
+    );
+
+    // Two real accounts: inference refuses to pick, and says which it saw where.
+    write(
+        dir.path(),
+        "a.yaml",
+        b"image: 111111111111.dkr.ecr.us-east-1.amazonaws.com/a:1\n",
+    );
+    write(
+        dir.path(),
+        "infra/main.tf",
+        b"provider \"aws\" {\n  allowed_account_ids = [\"222222222222\"]\n}\n",
+    );
+    let fix = manifix(&["fix", "."], dir.path());
+    assert_eq!(fix.code, 2);
+    assert!(
+        fix.stderr.contains("111111111111 (at a.yaml:1)"),
+        "{}",
+        fix.stderr
+    );
+    assert!(
+        fix.stderr.contains("222222222222 (at infra/main.tf:2)"),
+        "{}",
+        fix.stderr
+    );
+
+    let bad = manifix(&["check", "--account", "12345", "."], dir.path());
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("not an AWS account ID"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
+fn config_sets_targets_per_path_and_rejects_mistakes_with_position() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "overlays/production/k.yaml", OVERLAY.as_bytes());
+    write(dir.path(), "overlays/staging/k.yaml", OVERLAY.as_bytes());
+    write(
+        dir.path(),
+        "manifix.yaml",
+        b"accounts:\n  target: \"465002806239\"\n  paths:\n    - path: \"overlays/staging/**\"\n      target: 210987654321\n",
+    );
+    let run = manifix(&["fix", "."], dir.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        read(dir.path(), "overlays/production/k.yaml"),
+        swapped(OVERLAY)
+    );
+    assert_eq!(
+        read(dir.path(), "overlays/staging/k.yaml"),
+        OVERLAY.replace(PLACEHOLDER, "210987654321").into_bytes()
+    );
+
+    write(
+        dir.path(),
+        "manifix.yaml",
+        b"accounts:\n  target: \"465002806239\"\n  placeholder: []\n",
+    );
+    let run = manifix(&["check", "."], dir.path());
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("manifix.yaml"), "{}", run.stderr);
+    assert!(run.stderr.contains("placeholder"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains('3'),
+        "line number expected: {}",
+        run.stderr
+    );
+}
+
+#[test]
+fn inline_comment_suppresses_a_finding() {
+    let text = "image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/a:1 # manifix: ignore[placeholder-account]\n---\n# manifix: ignore[placeholder-account]\nimage: 123456789012.dkr.ecr.us-east-1.amazonaws.com/b:1\n---\nimage: 123456789012.dkr.ecr.us-east-1.amazonaws.com/c:1 # manifix: ignore[other-rule]\n";
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "x.yaml", text.as_bytes());
+    let run = manifix(&["check", "--account", REAL, "."], dir.path());
+    let found: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains("placeholder-account"))
+        .collect();
+    assert_eq!(found.len(), 1, "{}", run.stdout);
+    assert!(found[0].starts_with("x.yaml:6:8:"), "{}", found[0]);
+}
+
+#[test]
+fn never_touches_aws_owned_accounts_policies_or_bare_numbers() {
+    let text = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  annotations:
+    build-id: \"123456789012\"
+spec:
+  template:
+    spec:
+      containers:
+        - name: pause
+          image: 602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/pause:3.9
+        - name: app
+          image: public.ecr.aws/123456789012/app:1
+          env:
+            - name: POLICY
+              value: arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess
+            - name: ACCOUNT
+              value: \"123456789012\"
+";
+    let (run, after) = fix_one("d.yaml", text.as_bytes());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(after, text.as_bytes());
+    assert!(
+        run.stdout.contains("fixed 0 findings in 0 files"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn finds_placeholders_in_every_image_site() {
+    let text = "\
+apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+spec:
+  templates:
+    - name: a
+      container:
+        image: 111122223333.dkr.ecr.eu-west-1.amazonaws.com/a:1
+    - name: b
+      script:
+        image: '444455556666.dkr.ecr.eu-west-1.amazonaws.com/b:1'
+---
+# Helm values
+image:
+  repository: 000000000000.dkr.ecr.eu-west-1.amazonaws.com/c
+  tag: v1
+---
+apiVersion: batch/v1
+kind: CronJob
+spec:
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          initContainers:
+            - image: \"999999999999.dkr.ecr.eu-west-1.amazonaws.com/d:1\"
+";
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "x.yaml", text.as_bytes());
+    let check = manifix(&["check", "--account", REAL, "."], dir.path());
+    let lines: Vec<&str> = check
+        .stdout
+        .lines()
+        .filter(|l| l.contains("placeholder-account"))
+        .collect();
+    assert_eq!(lines.len(), 4, "{}", check.stdout);
+    assert!(lines[0].contains("container image uses"), "{}", lines[0]);
+    assert!(lines[2].contains("Helm image value uses"), "{}", lines[2]);
+    let fix = manifix(&["fix", "--account", REAL, "."], dir.path());
+    assert_eq!(fix.code, 0);
+    let expected = text
+        .replace("111122223333", REAL)
+        .replace("444455556666", REAL)
+        .replace("000000000000", REAL)
+        .replace("999999999999", REAL);
+    assert_eq!(
+        String::from_utf8(read(dir.path(), "x.yaml")).expect("utf-8"),
+        expected
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn read_only_file_is_reported_and_kept() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "k.yaml", OVERLAY.as_bytes());
+    let path = dir.path().join("k.yaml");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+    let run = manifix(&["fix", "--account", REAL, "."], dir.path());
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("k.yaml: cannot write"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(read(dir.path(), "k.yaml"), OVERLAY.as_bytes());
+}
+
+#[cfg(unix)]
+#[test]
+fn fix_keeps_file_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "k.yaml", OVERLAY.as_bytes());
+    let path = dir.path().join("k.yaml");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    let run = manifix(&["fix", "--account", REAL, "."], dir.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("read dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".manifix-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind");
+}
+
+#[test]
+fn rules_explain_and_colour() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = manifix(&["rules"], dir.path());
+    assert_eq!(rules.code, 0);
+    assert!(
+        rules.stdout.starts_with("placeholder-account"),
+        "{}",
+        rules.stdout
+    );
+    let explain = manifix(&["explain", "placeholder-account"], dir.path());
+    assert_eq!(explain.code, 0);
+    assert!(
+        explain.stdout.contains("node's IAM role"),
+        "{}",
+        explain.stdout
+    );
+    let unknown = manifix(&["explain", "nope"], dir.path());
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown.stderr.contains("manifix rules"),
+        "{}",
+        unknown.stderr
+    );
+
+    write(dir.path(), "k.yaml", OVERLAY.as_bytes());
+    let coloured = manifix(
+        &[
+            "--color",
+            "always",
+            "fix",
+            "--dry-run",
+            "--account",
+            REAL,
+            ".",
+        ],
+        dir.path(),
+    );
+    assert!(coloured.stdout.contains("\x1b[31m-"), "{}", coloured.stdout);
+    let plain = manifix(&["fix", "--dry-run", "--account", REAL, "."], dir.path());
+    assert!(!plain.stdout.contains('\x1b'));
+    assert!(
+        plain.stdout.starts_with("--- a/k.yaml\n+++ b/k.yaml\n"),
+        "{}",
+        plain.stdout
+    );
+}
+
+#[test]
+fn closed_pipe_is_not_an_error() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut text = String::new();
+    for i in 0..3000 {
+        text.push_str(&format!(
+            "---\nimage: 123456789012.dkr.ecr.us-east-1.amazonaws.com/app{i}:1\n"
+        ));
+    }
+    write(dir.path(), "many.yaml", text.as_bytes());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_manifix"))
+        .args(["check", "--account", REAL, "."])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
