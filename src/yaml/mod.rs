@@ -1,5 +1,6 @@
 //! YAML handling: parse to a span-carrying model, splice edits into the original text, verify.
 
+mod align;
 pub mod model;
 pub mod parse;
 pub mod splice;

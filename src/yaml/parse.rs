@@ -152,6 +152,13 @@ impl TreeBuilder {
             Sig::Scalar {
                 value, style, tag, ..
             } => {
+                // The parser reports an empty node (`key:`) as `~`; the model holds what the
+                // source says, an empty plain scalar, as the YAML test suite does.
+                let value = if style == Style::Plain && range.is_empty() {
+                    String::new()
+                } else {
+                    value
+                };
                 let scalar = Scalar {
                     value,
                     style,

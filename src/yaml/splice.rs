@@ -4,6 +4,7 @@
 //! finds which source bytes that range came from, checks the replacement can be written there
 //! in the scalar's own style, and falls back to re-quoting the whole scalar only when it must.
 
+use super::align::align;
 use super::model::{ParsedFile, Scalar, Style};
 use super::verify::{verify, Expected};
 use std::collections::BTreeMap;
@@ -56,8 +57,11 @@ pub struct Planned {
 /// Applies `edits` to `text` (with `parsed` its parse), re-parses the result and checks that
 /// exactly the planned scalars changed, to exactly the planned values.
 pub fn plan(text: &str, parsed: &ParsedFile, edits: &[ScalarEdit]) -> Result<Planned, EditError> {
-    let scalars: BTreeMap<usize, &Scalar> =
-        parsed.scalars().into_iter().map(|s| (s.ordinal, s)).collect();
+    let scalars: BTreeMap<usize, &Scalar> = parsed
+        .scalars()
+        .into_iter()
+        .map(|s| (s.ordinal, s))
+        .collect();
     let mut by_scalar: BTreeMap<usize, Vec<&ScalarEdit>> = BTreeMap::new();
     for edit in edits {
         by_scalar.entry(edit.ordinal).or_default().push(edit);
@@ -70,10 +74,10 @@ pub fn plan(text: &str, parsed: &ParsedFile, edits: &[ScalarEdit]) -> Result<Pla
             .get(&ordinal)
             .copied()
             .ok_or(EditError::NoSuchScalar(ordinal))?;
-        group.sort_by_key(|e| e.range.start);
+        group.sort_by_key(|e| (e.range.start, e.range.end));
         let new_value = apply_to_value(scalar, &group)?;
         check_inner(scalar, &group, &new_value)?;
-        let (edits, style) = source_edits(text, scalar, &group, &new_value)?;
+        let (edits, style) = choose(text, scalar, &group, &new_value)?;
         text_edits.extend(edits);
         expected.insert(
             ordinal,
@@ -90,6 +94,37 @@ pub fn plan(text: &str, parsed: &ParsedFile, edits: &[ScalarEdit]) -> Result<Pla
         text: new_text,
         edits: text_edits,
     })
+}
+
+/// The first way of writing one scalar's edit that survives verification on its own. Trying
+/// the next candidate when one fails keeps the alignment heuristics from ever deciding alone.
+fn choose(
+    text: &str,
+    scalar: &Scalar,
+    group: &[&ScalarEdit],
+    new_value: &str,
+) -> Result<(Vec<TextEdit>, Style), EditError> {
+    let mut last_err = None;
+    for (mut edits, style) in candidates(text, scalar, group, new_value)? {
+        let Ok(candidate) = splice(text, &mut edits) else {
+            continue;
+        };
+        let one = BTreeMap::from([(
+            scalar.ordinal,
+            Expected {
+                value: new_value.to_string(),
+                style,
+            },
+        )]);
+        match verify(text, &candidate, &one) {
+            Ok(()) => return Ok((edits, style)),
+            Err(err) => last_err = Some(err),
+        }
+    }
+    Err(last_err.unwrap_or(EditError::Unmappable {
+        value: scalar.value.clone(),
+        reason: "no way of writing the replacement could be placed",
+    }))
 }
 
 /// Applies sorted, non-overlapping text edits. Overlaps are refused rather than guessed at.
@@ -157,8 +192,7 @@ fn check_inner(scalar: &Scalar, group: &[&ScalarEdit], new_value: &str) -> Resul
             reason: "edits inside and outside an inline document mixed",
         });
     }
-    let parsed =
-        super::parse(&scalar.value).map_err(|e| EditError::InnerParse(e.to_string()))?;
+    let parsed = super::parse(&scalar.value).map_err(|e| EditError::InnerParse(e.to_string()))?;
     let planned = plan(&scalar.value, &parsed, &inner)?;
     if planned.text != new_value {
         return Err(EditError::Verify(
@@ -168,140 +202,196 @@ fn check_inner(scalar: &Scalar, group: &[&ScalarEdit], new_value: &str) -> Resul
     Ok(())
 }
 
-/// Source edits for one scalar, and the style the scalar will have afterwards.
-fn source_edits(
+/// Ways of writing one scalar's edit into the source, in order of preference: in place
+/// (keeping every other byte of the scalar), then the whole scalar rewritten in its own quoting
+/// style, then double-quoted. Each comes with the style the scalar has afterwards.
+fn candidates(
     text: &str,
     scalar: &Scalar,
     group: &[&ScalarEdit],
     new_value: &str,
-) -> Result<(Vec<TextEdit>, Style), EditError> {
+) -> Result<Vec<(Vec<TextEdit>, Style)>, EditError> {
+    let refuse = |reason| EditError::Unmappable {
+        value: scalar.value.clone(),
+        reason,
+    };
+    if scalar.span.is_empty() {
+        // An empty node (`key:`) has no source text, and its span does not reliably mark
+        // where a value could be inserted.
+        return Err(refuse("the scalar is empty and has no source text to edit"));
+    }
+    let block = matches!(scalar.style, Style::Literal | Style::Folded);
+    if block && group.iter().any(|e| touches_line_break(&scalar.value, e)) {
+        // Rewriting line breaks would need a new block header (chomping, indentation) or a
+        // change of style, both more than a value edit should do to a block scalar.
+        return Err(refuse(
+            "a block scalar edit may only change text within its lines",
+        ));
+    }
     let plain_type_changes = scalar.style == Style::Plain
         && !scalar.tagged
         && resolves_to_string(&scalar.value)
         && !resolves_to_string(new_value);
-    if !plain_type_changes {
+    let mut out = Vec::new();
+    let plain_ok = scalar.style != Style::Plain || (!plain_type_changes && plain_safe(new_value));
+    if plain_ok {
         if let Some(edits) = in_place_edits(text, scalar, group) {
-            return Ok((edits, scalar.style));
+            out.push((edits, scalar.style));
+        }
+        let whole = TextEdit {
+            range: scalar.span.clone(),
+            replacement: String::new(),
+        };
+        let rewritten = match scalar.style {
+            Style::Plain => Some(new_value.to_string()),
+            Style::SingleQuoted => single_quote(new_value),
+            Style::DoubleQuoted => Some(double_quote(new_value)),
+            Style::Literal | Style::Folded => None,
+        };
+        if let Some(replacement) = rewritten {
+            out.push((
+                vec![TextEdit {
+                    replacement,
+                    ..whole
+                }],
+                scalar.style,
+            ));
         }
     }
     // Re-quote the whole scalar: needed when a plain value would change type (a pinned tag of
     // only digits would turn into a number) or when the new text cannot stand in its style.
-    let raw = &text[scalar.span.clone()];
-    let single_line_flow = matches!(
-        scalar.style,
-        Style::Plain | Style::SingleQuoted | Style::DoubleQuoted
-    ) && !raw.contains('\n');
-    if !single_line_flow {
-        return Err(EditError::Unmappable {
-            value: scalar.value.clone(),
-            reason: "the replacement cannot be written in this scalar's style",
-        });
+    if !block && scalar.style != Style::DoubleQuoted {
+        out.push((
+            vec![TextEdit {
+                range: scalar.span.clone(),
+                replacement: double_quote(new_value),
+            }],
+            Style::DoubleQuoted,
+        ));
     }
-    Ok((
-        vec![TextEdit {
-            range: scalar.span.clone(),
-            replacement: double_quote(new_value),
-        }],
-        Style::DoubleQuoted,
-    ))
+    if out.is_empty() && block {
+        return Err(refuse(
+            "a block scalar edit may only change text within its lines",
+        ));
+    }
+    if out.is_empty() {
+        return Err(refuse(
+            "the replacement cannot be written in this scalar's style",
+        ));
+    }
+    Ok(out)
 }
 
+/// Whether an edit's range or replacement involves a line break of a block scalar.
+fn touches_line_break(value: &str, edit: &ScalarEdit) -> bool {
+    let removed = value.get(edit.range.clone()).unwrap_or("");
+    removed.contains(['\n', '\r']) || edit.replacement.contains(['\n', '\r'])
+}
+
+/// Source edits that change only the bytes behind the edited characters.
 fn in_place_edits(text: &str, scalar: &Scalar, group: &[&ScalarEdit]) -> Option<Vec<TextEdit>> {
     let map = align(text, scalar)?;
     let mut out = Vec::new();
     for edit in group {
-        if edit.range.is_empty() || !replacement_fits(scalar, edit) {
+        let replacement = encode_fragment(scalar.style, &edit.replacement)?;
+        let first = map
+            .iter()
+            .position(|c| c.decoded >= edit.range.start)
+            .unwrap_or(map.len());
+        if map
+            .get(first)
+            .map_or(edit.range.start != scalar.value.len(), |c| {
+                c.decoded != edit.range.start
+            })
+        {
             return None;
         }
-        let first = map.iter().position(|c| c.decoded == edit.range.start)?;
-        let mut source_end = map[first].source;
-        let mut idx = first;
-        // Every decoded byte of the range must come from one contiguous run of source bytes.
-        while idx < map.len() && map[idx].decoded < edit.range.end {
-            let c = &map[idx];
-            if c.source != source_end {
-                return None;
+        let mut end = first;
+        while end < map.len() && map[end].decoded < edit.range.end {
+            end += 1;
+        }
+        if end < map.len() && map[end].decoded != edit.range.end {
+            return None;
+        }
+        // An insertion between two characters has no unambiguous position next to a fold.
+        let touched = &map[first.saturating_sub(1)..(end + 1).min(map.len())];
+        if edit.range.is_empty() && touched.iter().any(|c| c.line_break) {
+            return None;
+        }
+        let covered = &map[first..end];
+        if covered.iter().any(|c| c.line_break) {
+            return None;
+        }
+        // Every edited character must come from one contiguous run of source bytes.
+        if covered
+            .windows(2)
+            .any(|w| w[0].source.end != w[1].source.start)
+        {
+            return None;
+        }
+        let range = match (covered.first(), covered.last()) {
+            (Some(a), Some(b)) => a.source.start..b.source.end,
+            _ => {
+                let at = match map.get(first) {
+                    Some(c) => c.source.start,
+                    None => map.last()?.source.end,
+                };
+                at..at
             }
-            source_end = c.source + c.len;
-            idx += 1;
-        }
-        let end_ok = idx == map.len() || map[idx].decoded == edit.range.end;
-        if !end_ok {
-            return None;
-        }
-        out.push(TextEdit {
-            range: map[first].source..source_end,
-            replacement: edit.replacement.clone(),
-        });
+        };
+        out.push(TextEdit { range, replacement });
     }
     Some(out)
 }
 
-/// Whether `replacement` can be written into the scalar's source without escaping.
-fn replacement_fits(scalar: &Scalar, edit: &ScalarEdit) -> bool {
-    let r = &edit.replacement;
-    if r.chars().any(|c| c.is_control() || c == '\u{feff}') {
+/// How `fragment` is written inside a scalar of `style`, or `None` when it cannot be.
+fn encode_fragment(style: Style, fragment: &str) -> Option<String> {
+    let has = |f: fn(char) -> bool| fragment.chars().any(f);
+    let control = |c: char| c.is_control() || c == '\u{feff}';
+    match style {
+        Style::Plain => (!has(control)).then(|| fragment.to_string()),
+        Style::SingleQuoted => (!has(control)).then(|| fragment.replace('\'', "''")),
+        Style::DoubleQuoted => {
+            let quoted = double_quote(fragment);
+            Some(quoted[1..quoted.len() - 1].to_string())
+        }
+        Style::Literal | Style::Folded => {
+            (!fragment.chars().any(|c| c != '\t' && control(c))).then(|| fragment.to_string())
+        }
+    }
+}
+
+/// Whether `value` can be written as a plain scalar, in block or flow context, and read back
+/// as the same text. Conservative: anything doubtful is quoted instead.
+fn plain_safe(value: &str) -> bool {
+    let Some(first) = value.chars().next() else {
         return false;
-    }
-    match scalar.style {
-        Style::Plain => {
-            let safe = r
+    };
+    let indicator = "-?:,[]{}#&*!|>'\"%@`".contains(first);
+    let starts_ok = !indicator
+        || (matches!(first, '-' | '?' | ':')
+            && value[1..]
                 .chars()
-                .all(|c| c.is_alphanumeric() || "._-/:@+=~%".contains(c));
-            let at_start = edit.range.start == 0;
-            let starts_badly = at_start && r.starts_with(|c: char| "-?:%@".contains(c));
-            let at_end = edit.range.end == scalar.value.len();
-            safe && !starts_badly && !(at_end && r.ends_with(':'))
-        }
-        Style::SingleQuoted => !r.contains('\''),
-        Style::DoubleQuoted => !r.contains('"') && !r.contains('\\'),
-        Style::Literal | Style::Folded => true,
-    }
+                .next()
+                .is_some_and(|c| !c.is_whitespace() && !",[]{}".contains(c)));
+    starts_ok
+        && !value.starts_with("---")
+        && !value.starts_with("...")
+        && !value.starts_with(char::is_whitespace)
+        && !value.ends_with(char::is_whitespace)
+        && !value.ends_with(':')
+        && !value.contains(": ")
+        && !value.contains(" #")
+        && !value.contains(['\t', ',', '[', ']', '{', '}'])
+        && !value.chars().any(|c| c.is_control() || c == '\u{feff}')
 }
 
-/// Where one decoded character came from in the source.
-struct CharMap {
-    decoded: usize,
-    source: usize,
-    len: usize,
-}
-
-/// Aligns the decoded value with its source text, character by character, skipping what a
-/// decoder drops (quotes, indentation, line folds, escape introducers). An edit is placed only
-/// where its characters come from one contiguous source run, and the verifier catches any
-/// alignment that guessed wrong.
-fn align(text: &str, scalar: &Scalar) -> Option<Vec<CharMap>> {
-    let raw = text.get(scalar.span.clone())?;
-    let skip_open = usize::from(matches!(
-        scalar.style,
-        Style::SingleQuoted | Style::DoubleQuoted
-    ));
-    let body_start = scalar.span.start + skip_open;
-    let body = &raw[skip_open..];
-    let mut out = Vec::with_capacity(scalar.value.len());
-    let mut source = body.char_indices().peekable();
-    for (d, ch) in scalar.value.char_indices() {
-        loop {
-            let (s, sc) = source.next()?;
-            if sc == ch {
-                out.push(CharMap {
-                    decoded: d,
-                    source: body_start + s,
-                    len: ch.len_utf8(),
-                });
-                break;
-            }
-            if !matches!(sc, ' ' | '\t' | '\r' | '\n' | '\\' | '\'' | '"') {
-                // Escapes in double quotes (`\x41`, `\u00e9`) leave source characters that
-                // match nothing decoded; elsewhere the texts do not line up simply.
-                if matches!(scalar.style, Style::DoubleQuoted) {
-                    continue;
-                }
-                return None;
-            }
-        }
+/// Encodes `value` as a YAML single-quoted scalar, if it fits on one line.
+fn single_quote(value: &str) -> Option<String> {
+    if value.chars().any(|c| c.is_control() || c == '\u{feff}') {
+        return None;
     }
-    Some(out)
+    Some(format!("'{}'", value.replace('\'', "''")))
 }
 
 /// Whether a plain scalar with this text is read as a string (and not a number, bool or null)
@@ -311,8 +401,28 @@ pub fn resolves_to_string(value: &str) -> bool {
     let null = matches!(v, "" | "~" | "null" | "Null" | "NULL");
     let boolean = matches!(
         v,
-        "true" | "True" | "TRUE" | "false" | "False" | "FALSE" | "yes" | "Yes" | "YES" | "no"
-            | "No" | "NO" | "on" | "On" | "ON" | "off" | "Off" | "OFF" | "y" | "Y" | "n" | "N"
+        "true"
+            | "True"
+            | "TRUE"
+            | "false"
+            | "False"
+            | "FALSE"
+            | "yes"
+            | "Yes"
+            | "YES"
+            | "no"
+            | "No"
+            | "NO"
+            | "on"
+            | "On"
+            | "ON"
+            | "off"
+            | "Off"
+            | "OFF"
+            | "y"
+            | "Y"
+            | "n"
+            | "N"
     );
     !(null || boolean || looks_numeric(v))
 }
@@ -365,4 +475,17 @@ pub fn double_quote(value: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// The source bytes behind `range` of a scalar's decoded value, for pointing at it in messages
+/// (edits go through `plan`, which also verifies). `None` when the source cannot be followed.
+pub fn source_range(text: &str, scalar: &Scalar, range: Range<usize>) -> Option<Range<usize>> {
+    let map = align(text, scalar)?;
+    let first = map.iter().find(|c| c.decoded >= range.start)?;
+    let last = map
+        .iter()
+        .rev()
+        .find(|c| c.decoded < range.end)
+        .filter(|c| c.decoded >= first.decoded);
+    Some(first.source.start..last.map_or(first.source.start, |c| c.source.end))
 }
