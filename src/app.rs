@@ -35,14 +35,27 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, App
             for rule in rules::all() {
                 let m = rule.meta();
                 let fix = if m.fixable { "fix" } else { "   " };
-                writeln!(out, "{:<24} {:<8} {fix}  {}", m.id, m.severity.as_str(), m.summary)?;
+                writeln!(
+                    out,
+                    "{:<24} {:<8} {fix}  {}",
+                    m.id,
+                    m.severity.as_str(),
+                    m.summary
+                )?;
             }
             Ok(EXIT_CLEAN)
         }
         Command::Explain { rule } => {
             let rule = rules::find(&rule).ok_or(AppError::UnknownRule(rule))?;
             let m = rule.meta();
-            writeln!(out, "{} ({})\n\n{}\n\n{}", m.id, m.severity.as_str(), m.summary, m.explanation)?;
+            writeln!(
+                out,
+                "{} ({})\n\n{}\n\n{}",
+                m.id,
+                m.severity.as_str(),
+                m.summary,
+                m.explanation
+            )?;
             Ok(EXIT_CLEAN)
         }
     }
@@ -52,9 +65,7 @@ fn paint(choice: ColorChoice, terminal: bool) -> Paint {
     let on = match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        }
+        ColorChoice::Auto => terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     };
     Paint { on }
 }
@@ -84,7 +95,11 @@ fn report_side_notes(run: &Run, err: &mut dyn Write, paint: Paint) -> io::Result
     let has_placeholder = run.findings.iter().any(|f| f.rule == "placeholder-account");
     if has_placeholder {
         let mut told = std::collections::BTreeSet::new();
-        for f in run.findings.iter().filter(|f| f.rule == "placeholder-account") {
+        for f in run
+            .findings
+            .iter()
+            .filter(|f| f.rule == "placeholder-account")
+        {
             if let Some(t) = run.resolved.accounts.target_for(&f.path) {
                 if matches!(t.origin, Origin::Inferred(_)) && told.insert(t.account.clone()) {
                     writeln!(err, "note: target account {} {}", t.account, t.origin)?;
@@ -120,7 +135,12 @@ fn check(
             writeln!(
                 out,
                 "{}",
-                emit::text::summary(&run.findings, run.files_checked, run.skipped.len(), run.errors.len())
+                emit::text::summary(
+                    &run.findings,
+                    run.files_checked,
+                    run.skipped.len(),
+                    run.errors.len()
+                )
             )?;
         }
     }
@@ -165,7 +185,11 @@ fn fix(
     let mut write_failures = 0;
     for file in &plan.files {
         if args.dry_run {
-            write!(out, "{}", emit::diff::unified(&file.path, &file.old, &file.new, paint_out))?;
+            write!(
+                out,
+                "{}",
+                emit::diff::unified(&file.path, &file.old, &file.new, paint_out)
+            )?;
         } else if let Err(e) = write_file(file) {
             writeln!(err, "{}: {e}", paint_err.wrap("31", "error"))?;
             write_failures += 1;

@@ -113,7 +113,9 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
             Loaded::Terraform(entry, text) => {
                 let lines = LineIndex::new(&text);
                 for (account, at) in accounts_in_terraform(&text) {
-                    census.record(&account, || format!("{}:{}", entry.rel, lines.line_col(at).0));
+                    census.record(&account, || {
+                        format!("{}:{}", entry.rel, lines.line_col(at).0)
+                    });
                 }
             }
             Loaded::Skipped(s) => run.skipped.push(s),
@@ -199,7 +201,9 @@ fn record_yaml_accounts(file: &Analyzed, census: &mut AccountCensus) {
 fn load_all(files: Vec<FileEntry>) -> Vec<Loaded> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Loaded)>> = Mutex::new(Vec::with_capacity(files.len()));
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(files.len().max(1));
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len().max(1));
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| loop {

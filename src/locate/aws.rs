@@ -29,8 +29,10 @@ pub struct AccountRef {
 fn ecr_host() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"\b(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com(?:\.cn)?\b")
-            .expect("static regex")
+        Regex::new(
+            r"\b(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com(?:\.cn)?\b",
+        )
+        .expect("static regex")
     })
 }
 
@@ -139,8 +141,10 @@ mod tests {
             matches!(&found[0].site, AccountSite::EcrHost { region, .. } if region == "ap-southeast-2")
         );
         assert_eq!(found[1].account, "465002806239");
-        assert!(matches!(&found[1].site, AccountSite::Arn { service, resource, .. }
-            if service == "iam" && resource == "role/x"));
+        assert!(
+            matches!(&found[1].site, AccountSite::Arn { service, resource, .. }
+            if service == "iam" && resource == "role/x")
+        );
     }
 
     #[test]

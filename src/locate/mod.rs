@@ -6,7 +6,7 @@ pub mod aws;
 pub mod image_ref;
 mod walk;
 
-use crate::yaml::splice::{plan, ScalarEdit};
+use crate::yaml::splice::{self, plan, ScalarEdit};
 use crate::yaml::{ParsedFile, Scalar};
 use std::ops::Range;
 
@@ -28,7 +28,8 @@ pub enum Role {
 /// How to reach a scalar for editing: directly in the file, or inside an inline document.
 #[derive(Debug, Clone)]
 pub struct Target {
-    pub ordinal: usize,
+    /// The scalar in the file (for inline patches, the block scalar holding the patch).
+    pub scalar: Scalar,
     /// Set for scalars inside an inline patch: the outer scalar's ordinal is `ordinal`; this is
     /// the inline document's text and the scalar's ordinal in it.
     pub inline: Option<Inline>,
@@ -38,7 +39,8 @@ pub struct Target {
 pub struct Inline {
     pub text: std::sync::Arc<str>,
     pub parsed: std::sync::Arc<ParsedFile>,
-    pub ordinal: usize,
+    /// The scalar inside the inline document.
+    pub scalar: Scalar,
 }
 
 /// A value scalar with its meaning and where it sits.
@@ -63,7 +65,11 @@ impl Site {
     /// lifted through the inline document when there is one.
     pub fn edit(&self, range: Range<usize>, replacement: &str) -> Option<ScalarEdit> {
         let innermost = ScalarEdit {
-            ordinal: self.target.inline.as_ref().map_or(self.target.ordinal, |i| i.ordinal),
+            ordinal: self
+                .target
+                .inline
+                .as_ref()
+                .map_or(self.target.scalar.ordinal, |i| i.scalar.ordinal),
             range,
             replacement: replacement.to_string(),
             inner: None,
@@ -73,12 +79,17 @@ impl Site {
         };
         // Plan the edit in the inline document: its byte edits are ranges of the outer
         // scalar's decoded value, which is what the outer edit needs.
-        let planned = plan(&inline.text, &inline.parsed, std::slice::from_ref(&innermost)).ok()?;
+        let planned = plan(
+            &inline.text,
+            &inline.parsed,
+            std::slice::from_ref(&innermost),
+        )
+        .ok()?;
         let [text_edit] = planned.edits.as_slice() else {
             return None;
         };
         Some(ScalarEdit {
-            ordinal: self.target.ordinal,
+            ordinal: self.target.scalar.ordinal,
             range: text_edit.range.clone(),
             replacement: text_edit.replacement.clone(),
             inner: Some(Box::new(innermost)),
@@ -102,25 +113,10 @@ pub fn locate(parsed: &ParsedFile, file_name: &str) -> Located {
 }
 
 /// The byte range in the file's text that `range` of a site's decoded value comes from.
-pub fn source_range(
-    text: &str,
-    parsed: &ParsedFile,
-    site: &Site,
-    range: Range<usize>,
-) -> Option<Range<usize>> {
-    let identity = text_of(site, &range)?;
-    let edit = site.edit(range, &identity)?;
-    let planned = plan(text, parsed, std::slice::from_ref(&edit)).ok()?;
-    planned.edits.first().map(|e| e.range.clone())
-}
-
-fn text_of(site: &Site, range: &Range<usize>) -> Option<String> {
-    site.value.get(range.clone()).map(str::to_string)
-}
-
-pub(crate) fn scalar_site(scalar: &Scalar) -> Target {
-    Target {
-        ordinal: scalar.ordinal,
-        inline: None,
-    }
+pub fn source_range(text: &str, site: &Site, range: Range<usize>) -> Option<Range<usize>> {
+    let outer_range = match &site.target.inline {
+        None => range,
+        Some(inline) => splice::source_range(&inline.text, &inline.scalar, range)?,
+    };
+    splice::source_range(text, &site.target.scalar, outer_range)
 }

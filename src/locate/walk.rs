@@ -1,7 +1,7 @@
 //! The recursive walk behind `locate`: gives each value scalar its path and role, and descends
 //! into kustomize inline patches.
 
-use super::{scalar_site, Inline, Role, Site, Target};
+use super::{Inline, Role, Site, Target};
 use crate::yaml::{display_path, parse, Node, PathSeg};
 use std::sync::Arc;
 
@@ -30,7 +30,7 @@ struct Scope<'a> {
 
 /// The inline patch being walked: the outer block scalar and the patch text's own parse.
 struct InlineScope {
-    outer_ordinal: usize,
+    outer: crate::yaml::Scalar,
     outer_span: std::ops::Range<usize>,
     text: Arc<str>,
     parsed: Arc<crate::yaml::ParsedFile>,
@@ -57,7 +57,10 @@ pub(super) fn walk_document(root: &Node, document: usize, file_name: &str, sites
     let mut scope = Scope {
         document,
         kind,
-        name: root.at(&["metadata", "name"]).and_then(Node::as_str).map(str::to_string),
+        name: root
+            .at(&["metadata", "name"])
+            .and_then(Node::as_str)
+            .map(str::to_string),
         kustomization,
         inline: None,
         entry: Entry::default(),
@@ -126,14 +129,20 @@ fn visit(node: &Node, path: &mut Vec<PathSeg>, scope: &mut Scope) {
             }
             let role = role_of(path, scope);
             let (target, span) = match &scope.inline {
-                None => (scalar_site(scalar), scalar.span.clone()),
+                None => (
+                    Target {
+                        scalar: scalar.clone(),
+                        inline: None,
+                    },
+                    scalar.span.clone(),
+                ),
                 Some(inline) => (
                     Target {
-                        ordinal: inline.outer_ordinal,
+                        scalar: inline.outer.clone(),
                         inline: Some(Inline {
                             text: inline.text.clone(),
                             parsed: inline.parsed.clone(),
-                            ordinal: scalar.ordinal,
+                            scalar: scalar.clone(),
                         }),
                     },
                     inline.outer_span.clone(),
@@ -154,7 +163,8 @@ fn visit(node: &Node, path: &mut Vec<PathSeg>, scope: &mut Scope) {
             let saved = scope.entry.clone();
             if scope.kustomization && scope.inline.is_none() {
                 if let [PathSeg::Key(list), PathSeg::Index(_)] = path.as_slice() {
-                    let text = |keys: &[&str]| node.at(keys).and_then(Node::as_str).map(str::to_string);
+                    let text =
+                        |keys: &[&str]| node.at(keys).and_then(Node::as_str).map(str::to_string);
                     scope.entry = Entry {
                         target_kind: text(&["target", "kind"]),
                         target_name: text(&["target", "name"]),
@@ -206,15 +216,23 @@ fn walk_inline_patch(node: &Node, scope: &mut Scope) -> bool {
     let text: Arc<str> = Arc::from(scalar.value.as_str());
     let parsed = Arc::new(parsed);
     for doc in parsed.documents.iter() {
-        let kind = doc.root.get("kind").and_then(Node::as_str).map(str::to_string);
-        let name = doc.root.at(&["metadata", "name"]).and_then(Node::as_str).map(str::to_string);
+        let kind = doc
+            .root
+            .get("kind")
+            .and_then(Node::as_str)
+            .map(str::to_string);
+        let name = doc
+            .root
+            .at(&["metadata", "name"])
+            .and_then(Node::as_str)
+            .map(str::to_string);
         let mut inner = Scope {
             document: scope.document,
             kind: kind.or_else(|| scope.entry.target_kind.clone()),
             name: name.or_else(|| scope.entry.target_name.clone()),
             kustomization: false,
             inline: Some(InlineScope {
-                outer_ordinal: scalar.ordinal,
+                outer: scalar.clone(),
                 outer_span: scalar.span.clone(),
                 text: text.clone(),
                 parsed: parsed.clone(),

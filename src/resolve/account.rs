@@ -143,9 +143,8 @@ impl AccountResolver {
 
     /// Why no target is known, phrased as what the user should do.
     pub fn missing_target_help(&self) -> String {
-        let mut text = String::from(
-            "cannot tell which real AWS account should replace the placeholders: ",
-        );
+        let mut text =
+            String::from("cannot tell which real AWS account should replace the placeholders: ");
         if self.ambiguous.is_empty() {
             text.push_str("the repository names no real account");
         } else {
@@ -159,9 +158,7 @@ impl AccountResolver {
                 list.join(", ")
             ));
         }
-        text.push_str(
-            "; pass --account 123412341234, or set accounts.target in manifix.yaml",
-        );
+        text.push_str("; pass --account 123412341234, or set accounts.target in manifix.yaml");
         text
     }
 }
@@ -206,7 +203,9 @@ mod tests {
         let mut r = AccountResolver::new(&Config::default(), None);
         r.infer_from(&census);
         assert!(r.target_for("x.yaml").is_none());
-        assert!(r.missing_target_help().contains("210987654321 (at d.yaml:4)"));
+        assert!(r
+            .missing_target_help()
+            .contains("210987654321 (at d.yaml:4)"));
     }
 
     #[test]
@@ -217,8 +216,14 @@ mod tests {
         )
         .expect("valid");
         let r = AccountResolver::new(&config, Some("333333333333"));
-        assert_eq!(r.target_for("prod/a.yaml").map(|t| t.account), Some("333333333333".into()));
-        assert_eq!(r.target_for("staging/a.yaml").map(|t| t.account), Some("222222222222".into()));
+        assert_eq!(
+            r.target_for("prod/a.yaml").map(|t| t.account),
+            Some("333333333333".into())
+        );
+        assert_eq!(
+            r.target_for("staging/a.yaml").map(|t| t.account),
+            Some("222222222222".into())
+        );
     }
 
     #[test]

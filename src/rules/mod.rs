@@ -52,10 +52,7 @@ mod tests {
         for rule in all() {
             let meta = rule.meta();
             assert!(seen.insert(meta.id), "duplicate id {}", meta.id);
-            assert!(meta
-                .id
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c == '-'));
+            assert!(meta.id.chars().all(|c| c.is_ascii_lowercase() || c == '-'));
             assert!(meta.explanation.len() > 200, "{} needs docs", meta.id);
             assert!(!meta.summary.is_empty());
         }

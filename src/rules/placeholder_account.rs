@@ -61,11 +61,14 @@ impl Rule for PlaceholderAccount {
                 if !accounts.is_placeholder(&found.account) {
                     continue;
                 }
-                let range = source_range(file.text, file.parsed, site, found.range.clone());
+                let range = source_range(file.text, site, found.range.clone());
                 let mut message = describe(site, &found);
                 let fix = match &target {
                     Some(t) => {
-                        message.push_str(&format!("; the real account is {} ({})", t.account, t.origin));
+                        message.push_str(&format!(
+                            "; the real account is {} ({})",
+                            t.account, t.origin
+                        ));
                         site.edit(found.range.clone(), &t.account).map(|edit| Fix {
                             title: format!(
                                 "replace placeholder account {} with {}",
@@ -82,7 +85,8 @@ impl Rule for PlaceholderAccount {
                     }
                 };
                 if target.is_some() && fix.is_none() {
-                    message.push_str(" (this value cannot be edited in place safely; fix it by hand)");
+                    message
+                        .push_str(" (this value cannot be edited in place safely; fix it by hand)");
                 }
                 out.push(Finding {
                     rule: META.id,
