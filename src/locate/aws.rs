@@ -39,7 +39,7 @@ fn ecr_host() -> &'static Regex {
 fn arn() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"\barn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b):([a-z0-9-]+):([a-z0-9-]*):(\d{12}):([^\s,;\x22'\]\}]+)")
+        Regex::new(r"\barn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b):([a-z0-9-]+):([a-z0-9-]*):(\d{12}):([^\s,;\x22'\]\})]+)")
             .expect("static regex")
     })
 }
@@ -153,5 +153,8 @@ mod tests {
         assert!(find_accounts("arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy").is_empty());
         assert!(find_accounts("1234567890123.dkr.ecr.us-east-1.amazonaws.com/x").is_empty());
         assert!(find_accounts("docker.io/library/nginx:1.25").is_empty());
+        // Prose around an ARN is not part of it.
+        let found = find_accounts("(such as arn:aws:iam::123456789012:mfa/user)");
+        assert!(matches!(&found[0].site, AccountSite::Arn { arn, .. } if arn == "arn:aws:iam::123456789012:mfa/user"));
     }
 }
