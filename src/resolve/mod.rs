@@ -1,6 +1,8 @@
 //! What fixes need from outside a single file, worked out once per run before rules run.
 
 pub mod account;
+pub mod git;
+pub mod pins;
 
 pub use account::{AccountResolver, Origin, TargetAccount};
 
@@ -8,4 +10,10 @@ pub use account::{AccountResolver, Origin, TargetAccount};
 #[derive(Debug, Default)]
 pub struct Resolved {
     pub accounts: AccountResolver,
+    /// Every image tag of the repository, judged where it takes effect.
+    pub images: Vec<crate::locate::images::TagUse>,
+    /// The pins resolved from git for the mutable ones.
+    pub pins: pins::Pins,
+    /// `--strict`: also report semver tags (as info).
+    pub strict: bool,
 }
