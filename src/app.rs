@@ -81,6 +81,8 @@ fn options(common: &Common) -> RunOptions {
         paths: common.paths.clone(),
         account: common.account.clone(),
         config_path: common.config.clone(),
+        sources: common.sources.clone(),
+        strict: common.strict,
     }
 }
 
@@ -91,6 +93,9 @@ fn report_side_notes(run: &Run, err: &mut dyn Write, paint: Paint) -> io::Result
     }
     for s in &run.skipped {
         emit::text::skipped(err, s, paint)?;
+    }
+    for e in &run.source_errors {
+        writeln!(err, "{}: {e}", paint.wrap("31", "error"))?;
     }
     let has_placeholder = run.findings.iter().any(|f| f.rule == "placeholder-account");
     if has_placeholder {
@@ -144,7 +149,7 @@ fn check(
             )?;
         }
     }
-    Ok(if !run.errors.is_empty() {
+    Ok(if !run.errors.is_empty() || !run.source_errors.is_empty() {
         EXIT_ERROR
     } else if run.findings.iter().any(|f| f.severity == Severity::Error) {
         EXIT_FINDINGS
@@ -185,11 +190,13 @@ fn fix(
     let mut write_failures = 0;
     for file in &plan.files {
         if args.dry_run {
-            write!(
-                out,
-                "{}",
-                emit::diff::unified(&file.path, &file.old, &file.new, paint_out)
-            )?;
+            let notes: Vec<(usize, String)> = file
+                .fixed
+                .iter()
+                .filter_map(|f| Some((f.line, f.fix.as_ref()?.detail.clone()?)))
+                .collect();
+            let diff = emit::diff::unified(&file.path, &file.old, &file.new, paint_out, &notes);
+            write!(out, "{diff}")?;
         } else if let Err(e) = write_file(file) {
             writeln!(err, "{}: {e}", paint_err.wrap("31", "error"))?;
             write_failures += 1;
@@ -224,7 +231,11 @@ fn fix(
         writeln!(out, "{summary}")?;
     }
     Ok(
-        if !run.errors.is_empty() || !plan.refused.is_empty() || write_failures > 0 {
+        if !run.errors.is_empty()
+            || !run.source_errors.is_empty()
+            || !plan.refused.is_empty()
+            || write_failures > 0
+        {
             EXIT_ERROR
         } else if args.exit_code && !plan.files.is_empty() {
             EXIT_FINDINGS

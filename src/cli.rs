@@ -12,7 +12,7 @@ use std::path::PathBuf;
 reports what is wrong (placeholder AWS account IDs such as 123456789012 in ECR hosts and ARNs, \
 including inside kustomize inline patches) and fixes it with edits that change only those values: \
 comments, quotes, indentation and key order stay byte for byte.",
-    after_help = "Examples:\n  manifix check fixtures/seed-gitops\n  manifix fix --dry-run fixtures/seed-gitops\n  manifix fix --account 465002806239 .\n  manifix explain placeholder-account\n\nExit status: 0 clean, 1 findings (or changes needed with --exit-code), 2 error."
+    after_help = "Examples:\n  manifix check fixtures/seed-gitops\n  manifix fix --dry-run fixtures/seed-gitops\n  manifix fix --account 465002806239 .\n  manifix fix --source '*/ml-fashion-recommender/*=../ml-fashion-recommender' .\n  manifix explain placeholder-account\n\nExit status: 0 clean, 1 findings (or changes needed with --exit-code), 2 error."
 )]
 pub struct Cli {
     /// When to colour output: auto (only on a terminal, and not when NO_COLOR is set), always, never
@@ -59,6 +59,16 @@ pub struct Common {
     /// Read settings from this file instead of manifix.yaml at the root
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// Map images to the git repository that builds them, for pinning mutable tags:
+    /// GLOB=PATH_OR_URL, e.g. '*/ml-fashion-recommender/*=../ml-fashion-recommender'.
+    /// Repeatable; tried before the sources of manifix.yaml.
+    #[arg(long = "source", value_name = "GLOB=REPO")]
+    pub sources: Vec<String>,
+
+    /// Also report semver tags (v1.2.3), which are immutable only by convention, as info
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,31 @@ pub struct Config {
     /// Per-rule level: `allow` (off), `warn`, or `deny` (error).
     #[serde(default)]
     pub rules: BTreeMap<String, Level>,
+    /// Which git repository builds which images, for pinning mutable tags.
+    #[serde(default)]
+    pub sources: Vec<SourceConfig>,
+    #[serde(default)]
+    pub tags: TagsConfig,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Glob over the image name without tag (`*/ml-fashion-recommender/*`).
+    pub image: String,
+    /// Local path (relative to the config file) or URL of the git repository.
+    pub repo: String,
+    pub branch: Option<String>,
+    /// Tag template: `{branch}`, `{sha}`, `{sha7}`..`{sha40}`, `{date}`.
+    pub tag: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagsConfig {
+    /// Extra globs of tags that move (on top of latest, <branch>-latest and branch names).
+    #[serde(default)]
+    pub mutable: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

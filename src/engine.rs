@@ -5,13 +5,18 @@ use crate::config::{Config, Level};
 use crate::discover::{discover, FileEntry, FileKind};
 use crate::finding::{Finding, Severity};
 use crate::locate::aws::find_accounts;
+use crate::locate::images::{tag_uses, FileImages};
+use crate::locate::kustomize::Graph;
+use crate::locate::tags::TagPolicy;
 use crate::locate::{locate, Located};
 use crate::resolve::account::{accounts_in_terraform, AccountCensus};
+use crate::resolve::git::{is_url, GitResolver};
+use crate::resolve::pins::{resolve_pins, Source};
 use crate::resolve::{AccountResolver, Resolved};
 use crate::rules::{self, FileInput};
 use crate::text::LineIndex;
 use crate::yaml::{parse, ParsedFile};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -22,6 +27,9 @@ pub struct RunOptions {
     pub paths: Vec<PathBuf>,
     pub account: Option<String>,
     pub config_path: Option<PathBuf>,
+    /// `--source GLOB=REPO` flags, in order.
+    pub sources: Vec<String>,
+    pub strict: bool,
 }
 
 /// A file that could not be handled: reported with its position, left untouched.
@@ -59,6 +67,8 @@ pub struct Run {
     pub skipped: Vec<SkippedFile>,
     pub resolved: Resolved,
     pub files_checked: usize,
+    /// Sources (git repositories) that could not be resolved: one line each.
+    pub source_errors: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +79,8 @@ pub enum RunError {
     Discover(#[from] crate::discover::DiscoverError),
     #[error("--account {0:?} is not an AWS account ID (12 digits)")]
     BadAccount(String),
+    #[error("{0}")]
+    BadSource(String),
 }
 
 enum Loaded {
@@ -126,7 +138,27 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
 
     let mut accounts = AccountResolver::new(&config, opts.account.as_deref());
     accounts.infer_from(&census);
-    run.resolved = Resolved { accounts };
+    let sources = sources(&config, opts)?;
+    let policy = TagPolicy::new(&config.tags.mutable)
+        .map_err(|e| RunError::BadSource(format!("tags.mutable in manifix.yaml: {e}")))?;
+    let graph = Graph::build(run.files.iter().map(|f| (f.entry.rel.as_str(), &f.parsed)));
+    let file_images: Vec<FileImages> = run
+        .files
+        .iter()
+        .map(|f| FileImages {
+            path: &f.entry.rel,
+            located: &f.located,
+        })
+        .collect();
+    let images = tag_uses(&file_images, &graph, &policy);
+    let pins = resolve_pins(&images, &sources, &GitResolver::default());
+    run.source_errors = pins.source_errors.clone();
+    run.resolved = Resolved {
+        accounts,
+        images,
+        pins,
+        strict: opts.strict,
+    };
 
     for file in &run.files {
         let input = FileInput {
@@ -159,6 +191,55 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     run.errors.sort_by(|a, b| a.path.cmp(&b.path));
     run.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(run)
+}
+
+/// Sources from `--source` flags (paths relative to the working directory) and then from
+/// `manifix.yaml` (paths relative to the file).
+fn sources(config: &Config, opts: &RunOptions) -> Result<Vec<Source>, RunError> {
+    let mut out = Vec::new();
+    for flag in &opts.sources {
+        let (glob, repo) = flag.split_once('=').ok_or_else(|| {
+            RunError::BadSource(format!(
+                "--source {flag:?}: expected GLOB=PATH_OR_URL, e.g. '*/my-app/*=../my-app'"
+            ))
+        })?;
+        let repo = absolute_repo(repo, Path::new("."));
+        out.push(
+            Source::new(glob, repo, None, None, "--source".into())
+                .map_err(|e| RunError::BadSource(format!("--source {flag:?}: {e}")))?,
+        );
+    }
+    let config_dir = match &opts.config_path {
+        Some(p) => p.parent().map(Path::to_path_buf).unwrap_or_default(),
+        None => opts.root.clone(),
+    };
+    for (i, s) in config.sources.iter().enumerate() {
+        let repo = absolute_repo(&s.repo, &config_dir);
+        let declared = format!("sources[{i}] in manifix.yaml");
+        out.push(
+            Source::new(
+                &s.image,
+                repo,
+                s.branch.clone(),
+                s.tag.clone(),
+                declared.clone(),
+            )
+            .map_err(|e| RunError::BadSource(format!("{declared}: {e}")))?,
+        );
+    }
+    Ok(out)
+}
+
+fn absolute_repo(repo: &str, base: &Path) -> String {
+    if is_url(repo) || Path::new(repo).is_absolute() {
+        return repo.to_string();
+    }
+    let joined = base.join(repo);
+    joined
+        .canonicalize()
+        .unwrap_or(joined)
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// `# manifix: ignore[rule-id]` (or `ignore[rule-a, rule-b]`, or a bare `ignore` for all rules)

@@ -36,6 +36,8 @@ pub struct Fix {
     pub applicability: Applicability,
     /// The text that replaces the finding's span (what users see in reports).
     pub replacement: String,
+    /// A line about what the fix is based on (for a pin: the commit), shown in diff hunks.
+    pub detail: Option<String>,
     pub edits: Vec<ScalarEdit>,
 }
 

@@ -432,3 +432,63 @@ fn verifier_maps_character_columns_and_rejects_non_placeholders() {
         .expect("utf-8")
         .contains("arn:aws:iam::465002806239:role/x"));
 }
+
+/// Every `mutable-tag` finding on the real corpora points at an image field whose tag really
+/// moves: the text at the reported position is a tag such as `latest`, `main-latest` or a
+/// branch name, or the image reference itself when it has no tag at all.
+#[test]
+fn mutable_tag_findings_point_at_moving_tags() {
+    let moving = Regex::new(
+        r"^(latest|[A-Za-z0-9._-]+-latest|main|master|develop|dev|stable|edge|nightly)\b",
+    )
+    .expect("regex");
+    let untagged =
+        Regex::new(r"^[a-z0-9][a-z0-9._/-]*(:[0-9]+/[a-z0-9._/-]+)?(\s|$|#|\x22|'|,|\})")
+            .expect("regex");
+    let mut problems = Vec::new();
+    let mut seen = 0;
+    for repo in repositories() {
+        let out = manifix(&["check", "--format", "json"], &repo);
+        let json: Value = serde_json::from_str(&out.stdout).expect("json");
+        for f in json["findings"].as_array().expect("findings") {
+            if f["rule"] != "mutable-tag" {
+                continue;
+            }
+            seen += 1;
+            let path = repo.join(f["path"].as_str().expect("path"));
+            let text = std::fs::read_to_string(&path).expect("read");
+            let line = f["line"].as_u64().expect("line") as usize;
+            let column = f["column"].as_u64().expect("column") as usize;
+            let Some(at) = offset_of(&text, line, column) else {
+                problems.push(format!(
+                    "{}:{line}:{column}: position outside the file",
+                    path.display()
+                ));
+                continue;
+            };
+            let rest = text[at..].trim_start_matches(['"', '\'']);
+            let message = f["message"].as_str().unwrap_or("");
+            let ok = if message.contains("has no tag") {
+                untagged.is_match(rest)
+            } else {
+                moving.is_match(rest)
+            };
+            if !ok {
+                let shown: String = rest.chars().take(60).collect();
+                problems.push(format!(
+                    "{}:{line}:{column}: {shown:?} — {message}",
+                    path.display()
+                ));
+            }
+        }
+    }
+    assert!(
+        seen > 0,
+        "the corpora have moving tags; finding none means the rule is not running"
+    );
+    assert!(
+        problems.is_empty(),
+        "mutable-tag findings that are not moving tags:\n{}",
+        problems.join("\n")
+    );
+}

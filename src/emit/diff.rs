@@ -1,41 +1,69 @@
-//! Unified diffs of planned fixes (`--- a/PATH` / `+++ b/PATH`, three lines of context).
+//! Unified diffs of planned fixes (`--- a/PATH` / `+++ b/PATH`, three lines of context). A hunk
+//! header carries what its fixes are based on (for a pinned tag: the commit), the way git puts
+//! the enclosing function there.
 
 use super::Paint;
-use similar::TextDiff;
+use similar::{ChangeTag, TextDiff};
+use std::fmt::Write;
 
-pub fn unified(path: &str, old: &str, new: &str, paint: Paint) -> String {
+/// `notes` are (1-based line in the old text, note) pairs.
+pub fn unified(
+    path: &str,
+    old: &str,
+    new: &str,
+    paint: Paint,
+    notes: &[(usize, String)],
+) -> String {
     let diff = TextDiff::from_lines(old, new);
-    let text = diff
-        .unified_diff()
-        .context_radius(3)
-        .missing_newline_hint(true)
-        .header(&format!("a/{path}"), &format!("b/{path}"))
-        .to_string();
-    if !paint.on {
-        return text;
-    }
-    let mut out = String::with_capacity(text.len() + 64);
-    for line in text.split_inclusive('\n') {
-        let (body, end) = match line.strip_suffix('\n') {
-            Some(b) => (b, "\n"),
-            None => (line, ""),
-        };
-        let code = if body.starts_with("+++") || body.starts_with("---") {
-            "1"
-        } else if body.starts_with('+') {
-            "32"
-        } else if body.starts_with('-') {
-            "31"
-        } else if body.starts_with("@@") {
-            "36"
-        } else {
-            ""
-        };
-        if code.is_empty() {
-            out.push_str(line);
-        } else {
-            out.push_str(&paint.wrap(code, body));
-            out.push_str(end);
+    let mut out = String::new();
+    let mut unified = diff.unified_diff();
+    unified.context_radius(3);
+    let mut header_done = false;
+    for hunk in unified.iter_hunks() {
+        if !header_done {
+            let _ = writeln!(out, "{}", paint.wrap("1", &format!("--- a/{path}")));
+            let _ = writeln!(out, "{}", paint.wrap("1", &format!("+++ b/{path}")));
+            header_done = true;
+        }
+        let changes: Vec<_> = hunk.iter_changes().collect();
+        let mut hunk_notes: Vec<&str> = Vec::new();
+        for change in &changes {
+            if change.tag() != ChangeTag::Delete {
+                continue;
+            }
+            let Some(index) = change.old_index() else {
+                continue;
+            };
+            for (line, note) in notes {
+                if *line == index + 1 && !hunk_notes.contains(&note.as_str()) {
+                    hunk_notes.push(note);
+                }
+            }
+        }
+        let mut header = hunk.header().to_string();
+        if !hunk_notes.is_empty() {
+            header.push(' ');
+            header.push_str(&hunk_notes.join("; "));
+        }
+        let _ = writeln!(out, "{}", paint.wrap("36", &header));
+        for change in changes {
+            let (sign, code) = match change.tag() {
+                ChangeTag::Delete => ('-', "31"),
+                ChangeTag::Insert => ('+', "32"),
+                ChangeTag::Equal => (' ', ""),
+            };
+            let value = change.value();
+            let body = value.strip_suffix('\n').unwrap_or(value);
+            let line = format!("{sign}{body}");
+            if code.is_empty() {
+                out.push_str(&line);
+            } else {
+                out.push_str(&paint.wrap(code, &line));
+            }
+            out.push('\n');
+            if !value.ends_with('\n') {
+                out.push_str("\\ No newline at end of file\n");
+            }
         }
     }
     out

@@ -33,6 +33,7 @@ pub fn report(run: &Run) -> Value {
         "errors": run.errors.iter().map(|e| json!({
             "path": e.path, "line": e.line, "column": e.column, "message": e.message,
         })).collect::<Vec<_>>(),
+        "source_errors": run.source_errors,
         "skipped": run.skipped.iter().map(|s| json!({
             "path": s.path, "reason": s.reason,
         })).collect::<Vec<_>>(),

@@ -155,6 +155,8 @@ mod tests {
         assert!(find_accounts("docker.io/library/nginx:1.25").is_empty());
         // Prose around an ARN is not part of it.
         let found = find_accounts("(such as arn:aws:iam::123456789012:mfa/user)");
-        assert!(matches!(&found[0].site, AccountSite::Arn { arn, .. } if arn == "arn:aws:iam::123456789012:mfa/user"));
+        assert!(
+            matches!(&found[0].site, AccountSite::Arn { arn, .. } if arn == "arn:aws:iam::123456789012:mfa/user")
+        );
     }
 }

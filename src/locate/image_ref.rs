@@ -45,7 +45,13 @@ pub fn parse_image(reference: &str) -> Option<ImageRef> {
         }
         _ => (None, name.to_string()),
     };
-    if repository.is_empty() {
+    // Repository names are lowercase by the reference grammar; `IMAGE` or `${IMAGE}` is a
+    // placeholder a build script substitutes, not an image.
+    let valid_repository = !repository.is_empty()
+        && repository
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/".contains(&b));
+    if !valid_repository {
         return None;
     }
     Some(ImageRef {
@@ -85,5 +91,7 @@ mod tests {
         assert_eq!(r.registry, None);
         assert_eq!(r.tag_range, Some(10..16));
         assert!(parse_image("").is_none());
+        assert!(parse_image("IMAGE").is_none());
+        assert!(parse_image("${REGISTRY}/app:1").is_none());
     }
 }

@@ -4,6 +4,9 @@
 
 pub mod aws;
 pub mod image_ref;
+pub mod images;
+pub mod kustomize;
+pub mod tags;
 mod walk;
 
 use crate::yaml::splice::{self, plan, ScalarEdit};

@@ -1,6 +1,7 @@
 //! The rule registry. Each rule lives in its own file with its metadata and explanation; this
 //! list is the one place that names them all.
 
+mod mutable_tag;
 mod placeholder_account;
 
 use crate::finding::{Finding, Severity};
@@ -34,7 +35,10 @@ pub trait Rule: Sync {
 
 /// Every rule, in the order `manifix rules` lists them.
 pub fn all() -> &'static [&'static dyn Rule] {
-    &[&placeholder_account::PlaceholderAccount]
+    &[
+        &placeholder_account::PlaceholderAccount,
+        &mutable_tag::MutableTag,
+    ]
 }
 
 pub fn find(id: &str) -> Option<&'static dyn Rule> {

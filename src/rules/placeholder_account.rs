@@ -76,6 +76,7 @@ impl Rule for PlaceholderAccount {
                             ),
                             applicability: Applicability::Safe,
                             replacement: t.account.clone(),
+                            detail: None,
                             edits: vec![edit],
                         })
                     }

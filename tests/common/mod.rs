@@ -2,6 +2,8 @@
 //! render kustomize overlays with the real kubectl.
 #![allow(dead_code)]
 
+pub mod git;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,0 +1,239 @@
+//! The kustomize graph of a repository: which kustomization includes which files and bases,
+//! and what its `images:` entries do to an image on the way to a rendered overlay.
+
+use crate::yaml::{Node, ParsedFile};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One `images:` entry of a kustomization.
+#[derive(Debug, Clone)]
+pub struct ImageOverride {
+    pub name: String,
+    pub new_name: Option<String>,
+    pub new_tag: Option<String>,
+    pub digest: Option<String>,
+    /// The kustomization file and the entry's index in its `images:` list.
+    pub file: String,
+    pub index: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Kustomization {
+    /// Directory, relative to the root ("" for the root itself).
+    pub dir: String,
+    pub file: String,
+    /// Resources and components, as root-relative paths of files or directories.
+    pub includes: Vec<String>,
+    pub images: Vec<ImageOverride>,
+}
+
+#[derive(Debug, Default)]
+pub struct Graph {
+    by_dir: BTreeMap<String, Kustomization>,
+    /// For each included path (file or directory), the kustomization dirs that include it.
+    parents: BTreeMap<String, Vec<String>>,
+}
+
+/// How an image comes out of a chain of kustomizations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub name: String,
+    /// The override that set the tag (or digest), when one did.
+    pub tag_override: Option<(String, usize)>,
+}
+
+const KUSTOMIZATION_FILES: &[&str] = &["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+pub fn is_kustomization_file(rel: &str) -> bool {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    KUSTOMIZATION_FILES.contains(&name)
+}
+
+impl Graph {
+    /// Builds the graph from every parsed kustomization file among `files` (root-relative).
+    pub fn build<'a>(files: impl IntoIterator<Item = (&'a str, &'a ParsedFile)>) -> Graph {
+        let mut graph = Graph::default();
+        for (rel, parsed) in files {
+            if !is_kustomization_file(rel) {
+                continue;
+            }
+            let Some(root) = parsed.documents.first().map(|d| &d.root) else {
+                continue;
+            };
+            let dir = parent_dir(rel);
+            let mut includes = Vec::new();
+            for key in ["resources", "components", "bases"] {
+                for item in root.get(key).map(Node::items).unwrap_or_default() {
+                    if let Some(path) = item.as_str().filter(|p| !is_remote(p)) {
+                        includes.push(join(&dir, path));
+                    }
+                }
+            }
+            let images = root
+                .get("images")
+                .map(Node::items)
+                .unwrap_or_default()
+                .iter()
+                .enumerate()
+                .filter_map(|(index, entry)| {
+                    let text = |k: &str| entry.get(k).and_then(Node::as_str).map(str::to_string);
+                    Some(ImageOverride {
+                        name: text("name")?,
+                        new_name: text("newName"),
+                        new_tag: text("newTag"),
+                        digest: text("digest"),
+                        file: rel.to_string(),
+                        index,
+                    })
+                })
+                .collect();
+            for inc in &includes {
+                graph
+                    .parents
+                    .entry(inc.clone())
+                    .or_default()
+                    .push(dir.clone());
+            }
+            graph.by_dir.insert(
+                dir.clone(),
+                Kustomization {
+                    dir,
+                    file: rel.to_string(),
+                    includes,
+                    images,
+                },
+            );
+        }
+        graph
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_dir.is_empty()
+    }
+
+    /// Every chain of kustomizations through which `file` reaches a render root (a
+    /// kustomization nothing else includes), innermost first. Empty when no kustomization
+    /// includes the file.
+    pub fn chains_for(&self, file: &str) -> Vec<Vec<&Kustomization>> {
+        let mut out = Vec::new();
+        let mut chain = Vec::new();
+        let mut seen = BTreeSet::new();
+        for parent in self.parents.get(file).into_iter().flatten() {
+            self.walk_up(parent, &mut chain, &mut seen, &mut out);
+        }
+        out
+    }
+
+    /// Chains from the kustomization in `dir` itself up to each render root.
+    pub fn chains_from_dir(&self, dir: &str) -> Vec<Vec<&Kustomization>> {
+        let mut out = Vec::new();
+        self.walk_up(dir, &mut Vec::new(), &mut BTreeSet::new(), &mut out);
+        out
+    }
+
+    fn walk_up<'a>(
+        &'a self,
+        dir: &str,
+        chain: &mut Vec<&'a Kustomization>,
+        seen: &mut BTreeSet<String>,
+        out: &mut Vec<Vec<&'a Kustomization>>,
+    ) {
+        let Some(k) = self.by_dir.get(dir) else {
+            return;
+        };
+        // A cycle in the graph (kustomize rejects it too) must not loop forever here.
+        if !seen.insert(dir.to_string()) {
+            return;
+        }
+        chain.push(k);
+        let parents = self.parents.get(dir).map(Vec::as_slice).unwrap_or_default();
+        if parents.is_empty() {
+            out.push(chain.clone());
+        }
+        for parent in parents {
+            self.walk_up(parent, chain, seen, out);
+        }
+        chain.pop();
+        seen.remove(dir);
+    }
+
+    pub fn kustomization(&self, dir: &str) -> Option<&Kustomization> {
+        self.by_dir.get(dir)
+    }
+}
+
+/// Applies each kustomization's `images:` along `chain` to an image called `name`, the way
+/// kustomize's images transformer does: an entry matches the name as it is at that point.
+pub fn render(name: &str, chain: &[&Kustomization]) -> Rendered {
+    let mut current = name.to_string();
+    let mut tag_override = None;
+    for k in chain {
+        if let Some(entry) = k.images.iter().find(|e| e.name == current) {
+            if entry.new_tag.is_some() || entry.digest.is_some() {
+                tag_override = Some((entry.file.clone(), entry.index));
+            }
+            if let Some(new_name) = &entry.new_name {
+                current = new_name.clone();
+            }
+        }
+    }
+    Rendered {
+        name: current,
+        tag_override,
+    }
+}
+
+fn is_remote(path: &str) -> bool {
+    path.contains("://") || path.starts_with("github.com/") || path.starts_with("git@")
+}
+
+pub fn parent_dir(rel: &str) -> String {
+    rel.rsplit_once('/')
+        .map(|(d, _)| d.to_string())
+        .unwrap_or_default()
+}
+
+/// Joins a kustomization-relative path to its directory, resolving `.` and `..`.
+fn join(dir: &str, path: &str) -> String {
+    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+    for seg in path.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            s => parts.push(s),
+        }
+    }
+    parts.join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml::parse;
+
+    #[test]
+    fn follows_overlays_to_render_roots() {
+        let base = parse("resources:\n  - wf.yaml\nimages:\n  - name: a\n    newName: reg/a\n")
+            .expect("yaml");
+        let prod = parse(
+            "resources:\n  - ../../base\nimages:\n  - name: reg/a\n    newTag: main-latest\n",
+        )
+        .expect("yaml");
+        let graph = Graph::build([
+            ("app/base/kustomization.yaml", &base),
+            ("app/overlays/prod/kustomization.yaml", &prod),
+        ]);
+        let chains = graph.chains_for("app/base/wf.yaml");
+        assert_eq!(chains.len(), 1);
+        let dirs: Vec<&str> = chains[0].iter().map(|k| k.dir.as_str()).collect();
+        assert_eq!(dirs, ["app/base", "app/overlays/prod"]);
+        let r = render("a", &chains[0]);
+        assert_eq!(r.name, "reg/a");
+        assert_eq!(
+            r.tag_override,
+            Some(("app/overlays/prod/kustomization.yaml".to_string(), 0))
+        );
+        assert!(graph.chains_for("elsewhere.yaml").is_empty());
+    }
+}

@@ -1,0 +1,346 @@
+//! Works out, before rules run, the immutable tag each mutable tag should be pinned to: which
+//! git repository builds the image (sources), which branch the tag follows, what commit that
+//! branch points to, and how CI spells the tag for it.
+
+use super::git::{BranchHead, GitResolver};
+use crate::locate::images::TagUse;
+use crate::locate::tags::{branch_of, commit_id_in, TagKind, BRANCH_TAGS};
+use globset::{Glob, GlobMatcher};
+use std::collections::BTreeMap;
+
+pub const DEFAULT_TEMPLATE: &str = "{branch}-{sha}";
+
+/// Maps images to the git repository whose commits they are built from.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub pattern: String,
+    matcher: GlobMatcher,
+    /// A local path (absolute once loaded) or a URL.
+    pub repo: String,
+    pub branch: Option<String>,
+    pub template: Option<String>,
+    /// Where the source was declared, for messages (`manifix.yaml` or `--source`).
+    pub declared_in: String,
+}
+
+impl Source {
+    pub fn new(
+        pattern: &str,
+        repo: String,
+        branch: Option<String>,
+        template: Option<String>,
+        declared_in: String,
+    ) -> Result<Source, String> {
+        let glob = Glob::new(pattern).map_err(|e| format!("bad image glob {pattern:?}: {e}"))?;
+        if let Some(t) = &template {
+            validate_template(t)?;
+        }
+        Ok(Source {
+            pattern: pattern.to_string(),
+            matcher: glob.compile_matcher(),
+            repo,
+            branch,
+            template,
+            declared_in,
+        })
+    }
+
+    pub fn matches(&self, image: &str) -> bool {
+        self.matcher.is_match(image)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum PinOutcome {
+    Pinned(Pin),
+    /// No source maps the image: `suggestion` is the config that would.
+    NoSource {
+        suggestion: String,
+    },
+    /// The source could not be resolved (missing branch, unreachable repository).
+    Failed {
+        repo: String,
+        error: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Pin {
+    pub tag: String,
+    pub head: BranchHead,
+    pub repo: String,
+    pub template: String,
+    /// How the template was chosen, when it was not configured.
+    pub template_note: Option<String>,
+}
+
+/// Pin outcomes keyed by (file, site index) of the tag use.
+#[derive(Debug, Default)]
+pub struct Pins {
+    pub outcomes: BTreeMap<(String, usize), PinOutcome>,
+    /// One line per source that failed, for the error summary.
+    pub source_errors: Vec<String>,
+}
+
+impl Pins {
+    pub fn get(&self, path: &str, site: usize) -> Option<&PinOutcome> {
+        self.outcomes.get(&(path.to_string(), site))
+    }
+}
+
+/// Resolves every mutable tag use that a source covers.
+pub fn resolve_pins(uses: &[TagUse], sources: &[Source], git: &GitResolver) -> Pins {
+    let mut pins = Pins::default();
+    let mut failed_sources = BTreeMap::new();
+    for use_ in uses {
+        if !matches!(use_.kind, TagKind::Mutable | TagKind::Missing) {
+            continue;
+        }
+        let key = (use_.path.clone(), use_.site);
+        let Some(source) = sources.iter().find(|s| s.matches(&use_.image)) else {
+            pins.outcomes.insert(
+                key,
+                PinOutcome::NoSource {
+                    suggestion: suggestion(&use_.image),
+                },
+            );
+            continue;
+        };
+        let branch = branch_of(use_.tag.as_deref()).or_else(|| source.branch.clone());
+        let head = match git.resolve(&source.repo, branch.as_deref()) {
+            Ok(head) => head,
+            Err(err) => {
+                let error = err.to_string();
+                failed_sources
+                    .entry(source.repo.clone())
+                    .or_insert_with(|| {
+                        format!("source {} ({}): {error}", source.repo, source.declared_in)
+                    });
+                pins.outcomes.insert(
+                    key,
+                    PinOutcome::Failed {
+                        repo: source.repo.clone(),
+                        error,
+                    },
+                );
+                continue;
+            }
+        };
+        let (template, template_note) = match &source.template {
+            Some(t) => (t.clone(), None),
+            None => infer_template(use_, uses),
+        };
+        match render_template(&template, &head) {
+            Ok(tag) => {
+                pins.outcomes.insert(
+                    key,
+                    PinOutcome::Pinned(Pin {
+                        tag,
+                        head,
+                        repo: source.repo.clone(),
+                        template,
+                        template_note,
+                    }),
+                );
+            }
+            Err(error) => {
+                pins.outcomes.insert(
+                    key,
+                    PinOutcome::Failed {
+                        repo: source.repo.clone(),
+                        error,
+                    },
+                );
+            }
+        }
+    }
+    pins.source_errors = failed_sources.into_values().collect();
+    pins
+}
+
+/// The config that would map `image` to its repository.
+fn suggestion(image: &str) -> String {
+    // With a registry, match any registry (the placeholder account may be fixed meanwhile);
+    // a bare Docker Hub name has no `/` for a `*/` to match.
+    let pattern = match image.split_once('/') {
+        Some((first, rest))
+            if first.contains('.') || first.contains(':') || first == "localhost" =>
+        {
+            format!("*/{rest}")
+        }
+        _ => image.to_string(),
+    };
+    format!(
+        "add to manifix.yaml: `sources: [{{image: \"{pattern}\", repo: <path or URL of its git repository>}}]`, or pass --source '{pattern}=<path or URL>'"
+    )
+}
+
+/// The tag template CI uses, read off a commit-pinned tag of the same registry and repository
+/// prefix elsewhere in the repository (`main-a0f1...` → `{branch}-{sha}`); the default when
+/// there is none.
+fn infer_template(target: &TagUse, uses: &[TagUse]) -> (String, Option<String>) {
+    // The same registry and repository prefix; an ECR host counts as the same whatever its
+    // account digits, since a placeholder account is the registry that is meant.
+    let prefix = |image: &str| {
+        image.rsplit_once('/').map(|(p, _)| {
+            let bytes = p.as_bytes();
+            if bytes.len() > 12
+                && bytes[..12].iter().all(u8::is_ascii_digit)
+                && p[12..].starts_with(".dkr.ecr")
+            {
+                format!("*{}", &p[12..])
+            } else {
+                p.to_string()
+            }
+        })
+    };
+    let wanted = prefix(&target.image);
+    for other in uses {
+        if other.kind != TagKind::CommitPinned || prefix(&other.image) != wanted {
+            continue;
+        }
+        let Some(tag) = &other.tag else { continue };
+        let Some(hex) = commit_id_in(tag) else {
+            continue;
+        };
+        let sha = if hex.len() == 40 {
+            "{sha}".to_string()
+        } else {
+            format!("{{sha{}}}", hex.len())
+        };
+        let before = &tag[..hex.start];
+        let after = &tag[hex.end..];
+        let before = match before.strip_suffix(['-', '_', '.']) {
+            Some(word)
+                if BRANCH_TAGS.contains(&word)
+                    || branch_of(target.tag.as_deref()).as_deref() == Some(word) =>
+            {
+                format!("{{branch}}{}", &before[word.len()..])
+            }
+            _ => before.to_string(),
+        };
+        let template = format!("{before}{sha}{after}");
+        let note = format!(
+            "template {template} inferred from the tag {tag} in {}",
+            other.path
+        );
+        return (template, Some(note));
+    }
+    (
+        DEFAULT_TEMPLATE.to_string(),
+        Some(format!("default template {DEFAULT_TEMPLATE}")),
+    )
+}
+
+fn validate_template(template: &str) -> Result<(), String> {
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..]
+            .find('}')
+            .ok_or_else(|| format!("tag template {template:?}: unclosed {{"))?;
+        let name = &rest[open + 1..open + close];
+        let known = matches!(name, "branch" | "sha" | "date")
+            || name
+                .strip_prefix("sha")
+                .and_then(|n| n.parse::<usize>().ok())
+                .is_some_and(|n| (4..=40).contains(&n));
+        if !known {
+            return Err(format!(
+                "tag template {template:?}: unknown placeholder {{{name}}} (use {{branch}}, {{sha}}, {{sha7}}.., {{date}})"
+            ));
+        }
+        rest = &rest[open + close + 1..];
+    }
+    Ok(())
+}
+
+/// Fills a tag template for a branch head, and checks the result is a valid image tag.
+pub fn render_template(template: &str, head: &BranchHead) -> Result<String, String> {
+    validate_template(template)?;
+    let sha = &head.commit.sha;
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let close = open + rest[open..].find('}').unwrap_or(0);
+        let name = &rest[open + 1..close];
+        match name {
+            // Branch names may hold `/`, which a tag cannot.
+            "branch" => out.push_str(&head.branch.replace('/', "-")),
+            "sha" => out.push_str(sha),
+            "date" => {
+                let date = head
+                    .commit
+                    .author_date
+                    .as_deref()
+                    .ok_or("the commit's date is not known (remote source)")?;
+                out.push_str(&date.replace('-', ""));
+            }
+            n => {
+                let len: usize = n[3..].parse().unwrap_or(40);
+                out.push_str(&sha[..len.min(sha.len())]);
+            }
+        }
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    let valid = !out.is_empty()
+        && out.len() <= 128
+        && out.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        && out
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if valid {
+        Ok(out)
+    } else {
+        Err(format!(
+            "tag template {template:?} gives {out:?}, which is not a valid image tag"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resolve::git::CommitInfo;
+
+    fn head() -> BranchHead {
+        BranchHead {
+            branch: "feature/x".into(),
+            commit: CommitInfo {
+                sha: "a0f13477eca7bfd3c908afdfff2fa18d1b6be5c0".into(),
+                subject: Some("Train".into()),
+                author_date: Some("2025-11-07".into()),
+                author_time: Some(0),
+            },
+        }
+    }
+
+    #[test]
+    fn renders_templates() {
+        assert_eq!(
+            render_template("{branch}-{sha}", &head()).as_deref(),
+            Ok("feature-x-a0f13477eca7bfd3c908afdfff2fa18d1b6be5c0")
+        );
+        assert_eq!(
+            render_template("sha-{sha7}", &head()).as_deref(),
+            Ok("sha-a0f1347")
+        );
+        assert_eq!(
+            render_template("{date}-{sha12}", &head()).as_deref(),
+            Ok("20251107-a0f13477eca7")
+        );
+        assert!(render_template("{nope}", &head()).is_err());
+        assert!(render_template("-{sha}", &head()).is_err());
+    }
+
+    #[test]
+    fn suggests_the_config_that_would_resolve() {
+        let s = suggestion("465002806239.dkr.ecr.ap-southeast-2.amazonaws.com/ml-fashion-recommender/data_ingestion");
+        assert!(
+            s.contains("image: \"*/ml-fashion-recommender/data_ingestion\""),
+            "{s}"
+        );
+        assert!(suggestion("debian").contains("--source 'debian=<path or URL>'"));
+    }
+}
