@@ -23,6 +23,8 @@ pub enum AppError {
     Io(#[from] io::Error),
     #[error("unknown rule {0:?}; `manifix rules` lists them")]
     UnknownRule(String),
+    #[error(transparent)]
+    Vcs(#[from] crate::vcs::VcsError),
 }
 
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, AppError> {
@@ -70,7 +72,7 @@ fn paint(choice: ColorChoice, terminal: bool) -> Paint {
     Paint { on }
 }
 
-fn options(common: &Common) -> RunOptions {
+pub(crate) fn options(common: &Common) -> RunOptions {
     let cwd = PathBuf::from(".");
     let root = match common.paths.as_slice() {
         [one] if one.is_dir() => one.clone(),
@@ -83,11 +85,12 @@ fn options(common: &Common) -> RunOptions {
         config_path: common.config.clone(),
         sources: common.sources.clone(),
         strict: common.strict,
+        source_base: None,
     }
 }
 
 /// Errors, skipped files and how the target account was chosen, on stderr.
-fn report_side_notes(run: &Run, err: &mut dyn Write, paint: Paint) -> io::Result<()> {
+pub(crate) fn report_side_notes(run: &Run, err: &mut dyn Write, paint: Paint) -> io::Result<()> {
     for e in &run.errors {
         emit::text::file_error(err, e, paint)?;
     }
@@ -159,7 +162,7 @@ fn check(
 }
 
 /// A placeholder was found in a file for which no real account is known.
-fn missing_target(run: &Run) -> bool {
+pub(crate) fn missing_target(run: &Run) -> bool {
     run.findings.iter().any(|f| {
         f.rule == "placeholder-account" && run.resolved.accounts.target_for(&f.path).is_none()
     })
@@ -172,6 +175,9 @@ fn fix(
     paint_out: Paint,
     paint_err: Paint,
 ) -> Result<u8, AppError> {
+    if args.branch.is_some() {
+        return crate::branch::fix_on_branch(args, out, err, paint_err);
+    }
     let run = analyze(&options(&args.common))?;
     report_side_notes(&run, err, paint_err)?;
     if missing_target(&run) {

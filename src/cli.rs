@@ -12,7 +12,7 @@ use std::path::PathBuf;
 reports what is wrong (placeholder AWS account IDs such as 123456789012 in ECR hosts and ARNs, \
 including inside kustomize inline patches) and fixes it with edits that change only those values: \
 comments, quotes, indentation and key order stay byte for byte.",
-    after_help = "Examples:\n  manifix check fixtures/seed-gitops\n  manifix fix --dry-run fixtures/seed-gitops\n  manifix fix --account 465002806239 .\n  manifix fix --source '*/ml-fashion-recommender/*=../ml-fashion-recommender' .\n  manifix explain placeholder-account\n\nExit status: 0 clean, 1 findings (or changes needed with --exit-code), 2 error."
+    after_help = "Examples:\n  manifix check fixtures/seed-gitops\n  manifix fix --dry-run fixtures/seed-gitops\n  manifix fix --account 465002806239 .\n  manifix fix --source '*/ml-fashion-recommender/*=../ml-fashion-recommender' .\n  manifix fix --branch manifix/fixes --push origin --pr-body pr.md .\n  manifix explain placeholder-account\n\nExit status: 0 clean, 1 findings (or changes needed with --exit-code), 2 error."
 )]
 pub struct Cli {
     /// When to colour output: auto (only on a terminal, and not when NO_COLOR is set), always, never
@@ -103,4 +103,29 @@ pub struct FixArgs {
     /// Also apply fixes marked unsafe (held back by default and counted in the summary)
     #[arg(long)]
     pub unsafe_fixes: bool,
+
+    /// Commit the fixes to this new branch (from HEAD's content) instead of writing files;
+    /// the working tree, the index and the checked-out branch are not touched
+    #[arg(long, value_name = "NAME", conflicts_with = "dry_run")]
+    pub branch: Option<String>,
+
+    /// With --branch: push the branch to this remote
+    #[arg(long, value_name = "REMOTE", requires = "branch")]
+    pub push: Option<String>,
+
+    /// With --branch: the commit's subject line (the list of changes stays in the body)
+    #[arg(long, value_name = "MSG", requires = "branch")]
+    pub message: Option<String>,
+
+    /// With --branch: write a Markdown pull-request description to this file
+    #[arg(long, value_name = "FILE", requires = "branch")]
+    pub pr_body: Option<PathBuf>,
+
+    /// With --branch: move the branch if it exists (and force-push it)
+    #[arg(long, requires = "branch")]
+    pub force: bool,
+
+    /// With --branch: author and committer, "Name <email>" (default: git config user)
+    #[arg(long, value_name = "NAME <EMAIL>", requires = "branch")]
+    pub author: Option<String>,
 }

@@ -30,6 +30,9 @@ pub struct RunOptions {
     /// `--source GLOB=REPO` flags, in order.
     pub sources: Vec<String>,
     pub strict: bool,
+    /// Where relative `sources[].repo` paths of the config are resolved, when not next to the
+    /// config file (a run over a snapshot of HEAD resolves them in the real checkout).
+    pub source_base: Option<PathBuf>,
 }
 
 /// A file that could not be handled: reported with its position, left untouched.
@@ -209,9 +212,10 @@ fn sources(config: &Config, opts: &RunOptions) -> Result<Vec<Source>, RunError> 
                 .map_err(|e| RunError::BadSource(format!("--source {flag:?}: {e}")))?,
         );
     }
-    let config_dir = match &opts.config_path {
-        Some(p) => p.parent().map(Path::to_path_buf).unwrap_or_default(),
-        None => opts.root.clone(),
+    let config_dir = match (&opts.source_base, &opts.config_path) {
+        (Some(base), _) => base.clone(),
+        (None, Some(p)) => p.parent().map(Path::to_path_buf).unwrap_or_default(),
+        (None, None) => opts.root.clone(),
     };
     for (i, s) in config.sources.iter().enumerate() {
         let repo = absolute_repo(&s.repo, &config_dir);

@@ -2,6 +2,7 @@
 //! GitOps repositories, with edits that change only the values they mean to change.
 
 pub mod app;
+pub mod branch;
 pub mod cli;
 pub mod config;
 pub mod discover;
@@ -13,4 +14,5 @@ pub mod locate;
 pub mod resolve;
 pub mod rules;
 pub mod text;
+pub mod vcs;
 pub mod yaml;

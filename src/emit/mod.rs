@@ -2,6 +2,7 @@
 
 pub mod diff;
 pub mod json;
+pub mod pr;
 pub mod text;
 
 /// ANSI styling, applied only when colour is on.

@@ -360,7 +360,7 @@ fn auto_proxy<'a>() -> ProxyOptions<'a> {
 /// Credentials as git would find them, each tried once so a rejected credential ends the attempt
 /// instead of looping: the ssh agent, a token from the environment (for CI), git credential
 /// helpers from the user's config, then a bare username for transports that only ask for one.
-fn callbacks<'a>() -> RemoteCallbacks<'a> {
+pub(crate) fn callbacks<'a>() -> RemoteCallbacks<'a> {
     let config = Config::open_default().ok();
     let mut tried = [false; 4];
     let mut callbacks = RemoteCallbacks::new();
@@ -411,7 +411,7 @@ fn env_token() -> Option<(&'static str, String)> {
 
 /// The URL without its `user:password@` part (over http, without any user part: that is usually
 /// a token, `https://TOKEN@github.com/...`), so a credential written into a URL is never shown.
-fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };

@@ -1,0 +1,337 @@
+//! Fixes as a commit on a new branch, for a pull request: built from HEAD's content with git2,
+//! without touching the working tree, the index or the checked-out branch; pushed on request.
+
+use crate::fix::FilePlan;
+use crate::resolve::git::{callbacks, redact_url};
+use git2::build::TreeUpdateBuilder;
+use git2::{
+    FileMode, ObjectType, Oid, PushOptions, Repository, Signature, TreeWalkMode, TreeWalkResult,
+};
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum VcsError {
+    #[error("{0}: not inside a git repository")]
+    NotARepository(String),
+    #[error("HEAD has no commit yet (unborn branch): there is nothing to branch from")]
+    UnbornHead,
+    #[error("branch {0:?} already exists; choose another name or pass --force to move it")]
+    BranchExists(String),
+    #[error("{0:?} is not a valid branch name")]
+    BadBranchName(String),
+    #[error("--author {0:?}: expected \"Name <email>\"")]
+    BadAuthor(String),
+    #[error("no remote named {0:?}")]
+    NoRemote(String),
+    #[error("push to {remote} failed: {message}")]
+    Push { remote: String, message: String },
+    #[error("git: {0}")]
+    Git(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl From<git2::Error> for VcsError {
+    fn from(e: git2::Error) -> Self {
+        VcsError::Git(e.message().to_string())
+    }
+}
+
+/// HEAD's files written out to a temporary directory, so the run sees exactly what HEAD holds.
+pub struct HeadSnapshot {
+    _dir: tempfile::TempDir,
+    /// Where the user's root lies inside the snapshot.
+    pub root: PathBuf,
+    /// The user's root relative to the repository's top, `/`-separated ("" at the top).
+    pub prefix: String,
+    pub workdir: PathBuf,
+    pub head: Oid,
+}
+
+impl HeadSnapshot {
+    /// The path inside the repository of a file at `rel` under the root.
+    pub fn repo_path(&self, rel: &str) -> String {
+        if self.prefix.is_empty() {
+            rel.to_string()
+        } else {
+            format!("{}/{rel}", self.prefix)
+        }
+    }
+}
+
+pub fn open(root: &Path) -> Result<Repository, VcsError> {
+    Repository::discover(root).map_err(|_| VcsError::NotARepository(root.display().to_string()))
+}
+
+/// Writes HEAD's tree (regular files only; links and submodules are not manifests) to a
+/// temporary directory.
+pub fn snapshot_head(repo: &Repository, root: &Path) -> Result<HeadSnapshot, VcsError> {
+    let head = match repo.head() {
+        Ok(h) => h,
+        Err(e)
+            if e.code() == git2::ErrorCode::UnbornBranch
+                || e.code() == git2::ErrorCode::NotFound =>
+        {
+            return Err(VcsError::UnbornHead)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let commit = head.peel_to_commit()?;
+    let tree = commit.tree()?;
+    let workdir = repo
+        .workdir()
+        .ok_or_else(|| {
+            VcsError::Git("the repository is bare: fix --branch needs a work tree".into())
+        })?
+        .to_path_buf();
+    let root_real = root.canonicalize().map_err(|source| VcsError::Io {
+        path: root.display().to_string(),
+        source,
+    })?;
+    let workdir_real = workdir.canonicalize().unwrap_or_else(|_| workdir.clone());
+    let prefix = root_real
+        .strip_prefix(&workdir_real)
+        .map(|p| crate::discover::relative(Path::new(""), p))
+        .unwrap_or_default();
+    let prefix = if prefix == "." { String::new() } else { prefix };
+
+    let dir = tempfile::Builder::new()
+        .prefix("manifix-head-")
+        .tempdir()
+        .map_err(|source| VcsError::Io {
+            path: "temporary directory".into(),
+            source,
+        })?;
+    let failure: RefCell<Option<VcsError>> = RefCell::new(None);
+    tree.walk(TreeWalkMode::PreOrder, |parent, entry| {
+        if entry.kind() != Some(ObjectType::Blob)
+            || !matches!(entry.filemode(), 0o100644 | 0o100755)
+        {
+            return TreeWalkResult::Ok;
+        }
+        let Ok(name) = entry.name() else {
+            return TreeWalkResult::Ok;
+        };
+        let path = dir.path().join(parent).join(name);
+        let written = entry
+            .to_object(repo)
+            .ok()
+            .and_then(|o| o.into_blob().ok())
+            .map(|blob| {
+                std::fs::create_dir_all(path.parent().unwrap_or(dir.path()))
+                    .and_then(|_| std::fs::write(&path, blob.content()))
+            });
+        match written {
+            Some(Ok(())) => TreeWalkResult::Ok,
+            Some(Err(source)) => {
+                *failure.borrow_mut() = Some(VcsError::Io {
+                    path: path.display().to_string(),
+                    source,
+                });
+                TreeWalkResult::Abort
+            }
+            None => TreeWalkResult::Ok,
+        }
+    })?;
+    if let Some(err) = failure.into_inner() {
+        return Err(err);
+    }
+    let snapshot_root = dir.path().join(&prefix);
+    std::fs::create_dir_all(&snapshot_root).map_err(|source| VcsError::Io {
+        path: snapshot_root.display().to_string(),
+        source,
+    })?;
+    Ok(HeadSnapshot {
+        root: snapshot_root,
+        _dir: dir,
+        prefix,
+        workdir,
+        head: commit.id(),
+    })
+}
+
+/// `Name <email>` → a signature, or the repository's configured user.
+pub fn signature(repo: &Repository, author: Option<&str>) -> Result<Signature<'static>, VcsError> {
+    match author {
+        None => repo.signature().map_err(|e| {
+            VcsError::Git(format!(
+                "{} (set user.name and user.email, or pass --author \"Name <email>\")",
+                e.message()
+            ))
+        }),
+        Some(text) => {
+            let (name, rest) = text
+                .split_once('<')
+                .ok_or_else(|| VcsError::BadAuthor(text.to_string()))?;
+            let email = rest
+                .strip_suffix('>')
+                .ok_or_else(|| VcsError::BadAuthor(text.to_string()))?;
+            let name = name.trim();
+            if name.is_empty() || email.trim().is_empty() {
+                return Err(VcsError::BadAuthor(text.to_string()));
+            }
+            Ok(Signature::now(name, email.trim())?)
+        }
+    }
+}
+
+/// Commits the planned files on top of HEAD and points `refs/heads/<branch>` at the commit.
+/// Nothing else changes: no checkout, no index write, HEAD stays where it is.
+pub fn commit_to_branch(
+    repo: &Repository,
+    snapshot: &HeadSnapshot,
+    files: &[FilePlan],
+    branch: &str,
+    message: &str,
+    signature: &Signature,
+    force: bool,
+) -> Result<Oid, VcsError> {
+    if !git2::Branch::name_is_valid(branch).unwrap_or(false) {
+        return Err(VcsError::BadBranchName(branch.to_string()));
+    }
+    let refname = format!("refs/heads/{branch}");
+    if !force && repo.find_reference(&refname).is_ok() {
+        return Err(VcsError::BranchExists(branch.to_string()));
+    }
+    let head = repo.find_commit(snapshot.head)?;
+    let tree = head.tree()?;
+    let mut update = TreeUpdateBuilder::new();
+    for file in files {
+        let path = snapshot.repo_path(&file.path);
+        let mode = match tree.get_path(Path::new(&path)).map(|e| e.filemode()) {
+            Ok(0o100755) => FileMode::BlobExecutable,
+            _ => FileMode::Blob,
+        };
+        let blob = repo.blob(file.new.as_bytes())?;
+        update.upsert(path.as_str(), blob, mode);
+    }
+    let new_tree = repo.find_tree(update.create_updated(repo, &tree)?)?;
+    let commit = repo.commit(None, signature, signature, message, &new_tree, &[&head])?;
+    repo.reference(&refname, commit, force, "manifix fix --branch")?;
+    Ok(commit)
+}
+
+/// Pushes `branch` to `remote`; a rejection is reported in the remote's own words.
+pub fn push(repo: &Repository, remote: &str, branch: &str, force: bool) -> Result<(), VcsError> {
+    let mut handle = repo
+        .find_remote(remote)
+        .map_err(|_| VcsError::NoRemote(remote.to_string()))?;
+    let shown = handle
+        .url()
+        .map(redact_url)
+        .unwrap_or_else(|_| remote.to_string());
+    // Declared before the callbacks that borrow them, so they outlive them.
+    let rejected: RefCell<Vec<String>> = RefCell::new(Vec::new());
+    let messages: RefCell<String> = RefCell::new(String::new());
+    let mut cbs = callbacks();
+    cbs.push_update_reference(|refname, status| {
+        if let Some(message) = status {
+            rejected.borrow_mut().push(format!("{refname}: {message}"));
+        }
+        Ok(())
+    });
+    cbs.sideband_progress(|data| {
+        messages
+            .borrow_mut()
+            .push_str(&String::from_utf8_lossy(data));
+        true
+    });
+    let mut options = PushOptions::new();
+    options.remote_callbacks(cbs);
+    let plus = if force { "+" } else { "" };
+    let refspec = format!("{plus}refs/heads/{branch}:refs/heads/{branch}");
+    let result = handle.push(&[refspec.as_str()], Some(&mut options));
+    drop(options);
+    let remote_said = messages.into_inner();
+    let remote_said = remote_said.trim();
+    let with_remote = |text: String| {
+        if remote_said.is_empty() {
+            text
+        } else {
+            format!(
+                "{text}\nremote: {}",
+                remote_said.replace('\n', "\nremote: ")
+            )
+        }
+    };
+    if let Err(e) = result {
+        return Err(VcsError::Push {
+            remote: shown,
+            message: with_remote(e.message().to_string()),
+        });
+    }
+    let rejected = rejected.into_inner();
+    if !rejected.is_empty() {
+        return Err(VcsError::Push {
+            remote: shown,
+            message: with_remote(rejected.join("; ")),
+        });
+    }
+    Ok(())
+}
+
+/// The URL of a remote, when it has one.
+pub fn remote_url(repo: &Repository, remote: &str) -> Option<String> {
+    repo.find_remote(remote)
+        .ok()?
+        .url()
+        .ok()
+        .map(str::to_string)
+}
+
+/// The page that opens a pull request for `branch` against `base`, for GitHub, GitLab and
+/// Bitbucket remotes (https or scp-like ssh URLs).
+pub fn pull_request_url(remote_url: &str, base: &str, branch: &str) -> Option<String> {
+    let trimmed = remote_url.trim_end_matches('/').trim_end_matches(".git");
+    let (host, path) = if let Some((_, rest)) = trimmed.split_once("://") {
+        let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+        rest.split_once('/')?
+    } else {
+        let rest = trimmed.rsplit_once('@').map_or(trimmed, |(_, r)| r);
+        rest.split_once(':')?
+    };
+    let host = host.split(':').next().unwrap_or(host);
+    match host {
+        "github.com" => Some(format!(
+            "https://github.com/{path}/compare/{base}...{branch}?expand=1"
+        )),
+        "gitlab.com" => Some(format!(
+            "https://gitlab.com/{path}/-/merge_requests/new?merge_request[source_branch]={branch}&merge_request[target_branch]={base}"
+        )),
+        "bitbucket.org" => Some(format!(
+            "https://bitbucket.org/{path}/pull-requests/new?source={branch}&dest={base}"
+        )),
+        _ => None,
+    }
+}
+
+/// The checked-out branch's short name, the base a pull request goes to.
+pub fn current_branch(repo: &Repository) -> Option<String> {
+    repo.head().ok()?.shorthand().ok().map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pull_request_url;
+
+    #[test]
+    fn pull_request_urls_for_known_hosts() {
+        assert_eq!(
+            pull_request_url("https://github.com/acme/gitops.git", "main", "fix").as_deref(),
+            Some("https://github.com/acme/gitops/compare/main...fix?expand=1")
+        );
+        assert_eq!(
+            pull_request_url("git@gitlab.com:acme/infra/gitops.git", "main", "fix").as_deref(),
+            Some("https://gitlab.com/acme/infra/gitops/-/merge_requests/new?merge_request[source_branch]=fix&merge_request[target_branch]=main")
+        );
+        assert_eq!(
+            pull_request_url("ssh://git@bitbucket.org/acme/gitops.git", "main", "fix").as_deref(),
+            Some("https://bitbucket.org/acme/gitops/pull-requests/new?source=fix&dest=main")
+        );
+        assert_eq!(pull_request_url("file:///tmp/x.git", "main", "fix"), None);
+    }
+}
