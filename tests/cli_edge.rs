@@ -494,3 +494,62 @@ fn closed_pipe_is_not_an_error() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
+
+#[test]
+fn configured_placeholders_and_every_kind_of_inline_patch_are_fixed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = "\
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - ../base
+patchesJson6902:
+  - target:
+      kind: Deployment
+      name: api
+    patch: |
+      - op: replace
+        path: /spec/template/spec/containers/0/image
+        value: 000011112222.dkr.ecr.eu-west-1.amazonaws.com/api:1
+patchesStrategicMerge:
+  - |-
+    apiVersion: v1
+    kind: ServiceAccount
+    metadata:
+      name: api
+      annotations:
+        eks.amazonaws.com/role-arn: 'arn:aws:iam::123456789012:role/api' # irsa
+";
+    write(dir.path(), "overlay/kustomization.yaml", text.as_bytes());
+    write(
+        dir.path(),
+        "manifix.yaml",
+        b"accounts:\n  placeholders: [\"000011112222\"]\n",
+    );
+    let check = manifix(&["check", "--account", REAL, "."], dir.path());
+    let found: Vec<&str> = check
+        .stdout
+        .lines()
+        .filter(|l| l.contains("placeholder-account"))
+        .collect();
+    assert_eq!(found.len(), 2, "{}", check.stdout);
+    assert!(
+        found[0].starts_with("overlay/kustomization.yaml:12:16:"),
+        "{}",
+        found[0]
+    );
+    assert!(
+        found[1].contains("IRSA role ARN of ServiceAccount `api`"),
+        "{}",
+        found[1]
+    );
+    let fix = manifix(&["fix", "--account", REAL, "."], dir.path());
+    assert_eq!(fix.code, 0, "{}", fix.stderr);
+    let expected = text
+        .replace("000011112222", REAL)
+        .replace(PLACEHOLDER, REAL);
+    assert_eq!(
+        String::from_utf8(read(dir.path(), "overlay/kustomization.yaml")).expect("utf-8"),
+        expected
+    );
+}

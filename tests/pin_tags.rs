@@ -275,3 +275,30 @@ fn images_a_base_leaves_unset_are_judged_where_they_render() {
         tags[0]
     );
 }
+
+#[test]
+fn helm_values_tags_and_configured_mutable_patterns_are_pinned() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let app = make_app_repo(tmp.path());
+    let root = tmp.path().join("gitops");
+    let values = "# values for the api chart\nimage:\n  repository: reg.example.com/team/api\n  tag: \"main\" # follows main\nworker:\n  image:\n    registry: reg.example.com\n    repository: team/worker\n    tag: nightly-snapshot\n";
+    write(&root, "charts/api/values.yaml", values);
+    write(
+        &root,
+        "manifix.yaml",
+        &format!(
+            "tags:\n  mutable: [\"*-snapshot\"]\nsources:\n  - image: \"reg.example.com/team/*\"\n    repo: {}\n    branch: develop\n",
+            app.path.display()
+        ),
+    );
+    let run = manifix(&["fix", "."], &root);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let after = read(&root, "charts/api/values.yaml");
+    let expected = values
+        .replace("tag: \"main\"", &format!("tag: \"main-{}\"", app.main_sha))
+        .replace(
+            "tag: nightly-snapshot",
+            &format!("tag: develop-{}", app.develop_sha),
+        );
+    assert_eq!(after, expected);
+}
