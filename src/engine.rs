@@ -5,7 +5,7 @@ use crate::config::{Config, Level};
 use crate::discover::{discover, FileEntry, FileKind};
 use crate::finding::{Finding, Severity};
 use crate::locate::aws::find_accounts;
-use crate::locate::images::{tag_uses, FileImages};
+use crate::locate::images::{missing_overrides, tag_uses, FileImages};
 use crate::locate::kustomize::Graph;
 use crate::locate::tags::TagPolicy;
 use crate::locate::{locate, Located};
@@ -154,11 +154,13 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         })
         .collect();
     let images = tag_uses(&file_images, &graph, &policy);
+    let missing_overrides = missing_overrides(&file_images, &graph);
     let pins = resolve_pins(&images, &sources, &GitResolver::default());
     run.source_errors = pins.source_errors.clone();
     run.resolved = Resolved {
         accounts,
         images,
+        missing_overrides,
         pins,
         strict: opts.strict,
     };

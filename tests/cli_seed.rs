@@ -32,19 +32,24 @@ fn check_reports_every_placeholder_the_seed_lists() {
         ]
     );
     // The IRSA finding explains the role correctly: app credentials, not image pulls.
-    let irsa = lines[0];
+    let placeholders: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.contains(": placeholder-account: "))
+        .collect();
+    let irsa = placeholders[0];
     assert!(
         irsa.contains("IRSA role ARN of ServiceAccount `ml-inference-sa`"),
         "{irsa}"
     );
     assert!(irsa.contains("image pulls are not affected"), "{irsa}");
     assert!(irsa.contains("inline kustomize patch"), "{irsa}");
-    assert!(lines[1].contains("kustomize image override `data-ingestion`"));
-    assert!(lines[1].contains("ImagePullBackOff"));
-    assert!(lines[1].contains("the real account is 465002806239"));
+    assert!(placeholders[1].contains("kustomize image override `data-ingestion`"));
+    assert!(placeholders[1].contains("ImagePullBackOff"));
+    assert!(placeholders[1].contains("the real account is 465002806239"));
     assert_eq!(
         lines.last().copied(),
-        Some("7 findings (4 errors, 3 warnings, 0 info; 4 fixable) in 10 files; 0 skipped; 0 file errors")
+        Some("12 findings (9 errors, 3 warnings, 0 info; 4 fixable) in 10 files; 0 skipped; 0 file errors")
     );
     // The inferred account is announced, with the reason.
     assert!(
@@ -79,8 +84,8 @@ fn check_json_lists_findings_with_fix_replacements() {
         assert!(f["line"].as_u64().expect("line") > 0);
         assert!(f["column"].as_u64().expect("column") > 0);
     }
-    assert_eq!(json["summary"]["findings"], 7);
-    assert_eq!(json["summary"]["errors"], 4);
+    assert_eq!(json["summary"]["findings"], 12);
+    assert_eq!(json["summary"]["errors"], 9);
 }
 
 #[test]
@@ -150,5 +155,43 @@ fn fix_changes_only_account_digits_in_rendered_overlays_and_is_idempotent() {
         "second fix must change nothing"
     );
     let check = manifix(&["check", "."], &root);
-    assert_eq!(check.code, 0, "{}", check.stdout);
+    // The missing image overrides remain (they have no automatic fix); no placeholder does.
+    assert_eq!(check.code, 1, "{}", check.stdout);
+    assert!(
+        !check.stdout.contains("placeholder-account"),
+        "{}",
+        check.stdout
+    );
+}
+
+#[test]
+fn check_reports_the_image_overrides_each_overlay_forgot() {
+    let root = fixture("seed-gitops");
+    let run = manifix(&["check", "."], &root);
+    let missing: Vec<(String, String)> = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains(": missing-image-override: "))
+        .map(|l| {
+            let path = l.split(':').next().expect("path").to_string();
+            let image = l.split('`').nth(1).expect("image name").to_string();
+            (path, image)
+        })
+        .collect();
+    let prod = "apps/ml-training-workflow-circle/overlays/production/kustomization.yaml";
+    let staging = "apps/ml-training-workflow-circle/overlays/staging/kustomization.yaml";
+    let expected: Vec<(String, String)> = [
+        (prod, "data-processing"),
+        (prod, "data-eda"),
+        (prod, "train-model"),
+        (staging, "data-eda"),
+        (staging, "train-model"),
+    ]
+    .iter()
+    .map(|(p, i)| (p.to_string(), i.to_string()))
+    .collect();
+    assert_eq!(missing, expected, "{}", run.stdout);
+    assert!(run.stdout.contains(
+        "newName: 123456789012.dkr.ecr.ap-southeast-2.amazonaws.com/ml-fashion-recommender/data_eda"
+    ));
 }

@@ -492,3 +492,19 @@ fn mutable_tag_findings_point_at_moving_tags() {
         problems.join("\n")
     );
 }
+
+/// No overlay of the real corpora forgets an image override the way the seed's do.
+#[test]
+fn no_missing_image_override_on_the_corpora() {
+    for repo in repositories() {
+        let out = manifix(&["check", "--format", "json"], &repo);
+        let json: Value = serde_json::from_str(&out.stdout).expect("json");
+        let found: Vec<&Value> = json["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter(|f| f["rule"] == "missing-image-override")
+            .collect();
+        assert!(found.is_empty(), "{}: {found:?}", repo.display());
+    }
+}

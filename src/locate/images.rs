@@ -200,3 +200,81 @@ fn helm_tag(file: &FileImages, index: usize, policy: &TagPolicy, out: &mut Vec<T
         renders: Vec::new(),
     });
 }
+
+/// An image that a render root leaves without a registry while overriding its siblings.
+#[derive(Debug, Clone)]
+pub struct MissingOverride {
+    /// The render root's kustomization file, where the `images:` entry belongs.
+    pub root_file: String,
+    /// The image name as the base writes it (and as an `images:` entry would match it).
+    pub name: String,
+    /// Where the base names it: file and 1-based site index for messages.
+    pub from_path: String,
+    pub from_site: usize,
+    /// A sibling image of the same file that this root does override: (name, newName).
+    pub sibling: (String, String),
+}
+
+fn has_registry(name: &str) -> bool {
+    name.split_once('/').is_some_and(|(first, _)| {
+        first.contains('.') || first.contains(':') || first == "localhost"
+    })
+}
+
+/// Images of a base that a render root renders with no registry — the pod would pull from
+/// Docker Hub — while the same root points another image of the same file at a registry: the
+/// sign that the base leaves its images for overlays to set, and this one was forgotten.
+pub fn missing_overrides(files: &[FileImages], graph: &Graph) -> Vec<MissingOverride> {
+    let mut out = Vec::new();
+    for file in files {
+        let chains = graph.chains_for(file.path);
+        if chains.is_empty() {
+            continue;
+        }
+        let images: Vec<(usize, String)> = file
+            .located
+            .sites
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.role == Role::ContainerImage)
+            .filter_map(|(i, s)| {
+                let r = parse_image(&s.value)?;
+                let name = match &r.registry {
+                    Some(reg) => format!("{reg}/{}", r.repository),
+                    None => r.repository,
+                };
+                Some((i, name))
+            })
+            .collect();
+        for chain in &chains {
+            let Some(root) = chain.last() else { continue };
+            let rendered: Vec<(usize, &String, String)> = images
+                .iter()
+                .map(|(i, name)| (*i, name, render(name, chain).name))
+                .collect();
+            let sibling = rendered
+                .iter()
+                .find(|(_, name, to)| !has_registry(name) && has_registry(to))
+                .map(|(_, name, to)| ((*name).clone(), to.clone()));
+            let Some(sibling) = sibling else { continue };
+            let mut reported = BTreeSet::new();
+            for (site, name, to) in &rendered {
+                if has_registry(to) || !reported.insert((*name).clone()) {
+                    continue;
+                }
+                out.push(MissingOverride {
+                    root_file: root.file.clone(),
+                    name: (*name).clone(),
+                    from_path: file.path.to_string(),
+                    from_site: *site,
+                    sibling: sibling.clone(),
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| {
+        (&a.root_file, &a.from_path, a.from_site).cmp(&(&b.root_file, &b.from_path, b.from_site))
+    });
+    out.dedup_by(|a, b| a.root_file == b.root_file && a.name == b.name);
+    out
+}

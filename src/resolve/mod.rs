@@ -12,6 +12,8 @@ pub struct Resolved {
     pub accounts: AccountResolver,
     /// Every image tag of the repository, judged where it takes effect.
     pub images: Vec<crate::locate::images::TagUse>,
+    /// Base images that render roots leave without a registry.
+    pub missing_overrides: Vec<crate::locate::images::MissingOverride>,
     /// The pins resolved from git for the mutable ones.
     pub pins: pins::Pins,
     /// `--strict`: also report semver tags (as info).

@@ -1,0 +1,98 @@
+//! `missing-image-override`: a base image an overlay forgot to point at its registry.
+
+use super::{FileInput, Rule, RuleMeta};
+use crate::finding::{Finding, Severity};
+use crate::locate::images::MissingOverride;
+use crate::resolve::Resolved;
+use crate::yaml::Node;
+
+pub struct MissingImageOverride;
+
+static META: RuleMeta = RuleMeta {
+    id: "missing-image-override",
+    severity: Severity::Error,
+    summary: "An overlay renders a base image without a registry: no images: entry overrides it, so the pod would pull from Docker Hub",
+    fixable: false,
+    explanation: "\
+What it finds
+  A kustomize overlay (a render root: a kustomization nothing else includes) that renders an
+  image of its bases with no registry, while it points another image of the same base file at a
+  registry with an images: entry. The base names its images by short placeholder names
+  (`data-processing`) and leaves them for each overlay to set; the overlay set some and forgot
+  the rest. The graph is followed as kustomize does: resources, components and bases, and each
+  kustomization's images: transformer along the way.
+
+Why it matters
+  An image without a registry is pulled from Docker Hub: `data-processing` becomes
+  docker.io/library/data-processing, which does not exist (or, worse, is someone else's). The
+  pod fails with ErrImagePull / ImagePullBackOff when it is scheduled.
+
+Example
+  base/workflowtemplate.yaml names data-ingestion, data-processing, data-eda and train-model;
+  overlays/production/kustomization.yaml has an images: entry for data-ingestion only. The
+  three others render bare.
+
+Fix
+  Add an images: entry to the overlay for each image reported, with the registry and naming
+  the overlay's other entries use (data-ingestion -> .../ml-fashion-recommender/data_ingestion).
+  manifix reports these; it does not add the entries yet.",
+};
+
+impl Rule for MissingImageOverride {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, file: &FileInput, resolved: &Resolved) -> Vec<Finding> {
+        let at = images_key_offset(file).unwrap_or(0);
+        resolved
+            .missing_overrides
+            .iter()
+            .filter(|m| m.root_file == file.path)
+            .map(|m| Finding {
+                rule: META.id,
+                severity: META.severity,
+                path: file.path.to_string(),
+                range: at..at,
+                line: 0,
+                column: 0,
+                message: describe(m),
+                fix: None,
+            })
+            .collect()
+    }
+}
+
+fn describe(m: &MissingOverride) -> String {
+    let (sibling, sibling_to) = &m.sibling;
+    let suggested = suggest(&m.name, sibling, sibling_to);
+    format!(
+        "image `{}` (named in {}) renders without a registry: no images: entry of this overlay overrides it, so the pod would pull docker.io/library/{} and fail with ImagePullBackOff; the overlay points `{sibling}` at {sibling_to}, so add `- name: {}` with `newName: {suggested}` (check the repository name)",
+        m.name, m.from_path, m.name, m.name
+    )
+}
+
+/// The registry and naming scheme of the sibling entry applied to `name`:
+/// `data-ingestion` → `.../data_ingestion` makes `data-eda` → `.../data_eda`.
+fn suggest(name: &str, sibling: &str, sibling_to: &str) -> String {
+    let Some((prefix, last)) = sibling_to.rsplit_once('/') else {
+        return name.to_string();
+    };
+    let last_name = if last == sibling {
+        name.to_string()
+    } else if last == sibling.replace('-', "_") {
+        name.replace('-', "_")
+    } else {
+        name.to_string()
+    };
+    format!("{prefix}/{last_name}")
+}
+
+/// Where the kustomization's `images:` key stands (where an entry would go), if it has one.
+fn images_key_offset(file: &FileInput) -> Option<usize> {
+    let root = &file.parsed.documents.first()?.root;
+    root.entries().iter().find_map(|(k, _)| match k {
+        Node::Scalar(s) if s.value == "images" => Some(s.span.start),
+        _ => None,
+    })
+}
