@@ -21,12 +21,7 @@ pub fn fix_on_branch(
     let real_root = user_opts.root.clone();
     let repo = vcs::open(&real_root)?;
     let snapshot = vcs::snapshot_head(&repo, &real_root)?;
-    if !git2::Branch::name_is_valid(&branch).unwrap_or(false) {
-        return Err(vcs::VcsError::BadBranchName(branch).into());
-    }
-    if !args.force && repo.find_reference(&format!("refs/heads/{branch}")).is_ok() {
-        return Err(vcs::VcsError::BranchExists(branch).into());
-    }
+    vcs::check_branch(&repo, &branch, args.force)?;
     let signature = vcs::signature(&repo, args.author.as_deref())?;
 
     // The same run, over HEAD's files: paths given by the user map into the snapshot.

@@ -18,6 +18,8 @@ pub enum VcsError {
     UnbornHead,
     #[error("branch {0:?} already exists; choose another name or pass --force to move it")]
     BranchExists(String),
+    #[error("branch {0:?} is checked out: manifix never moves the checked-out branch (choose another name)")]
+    CheckedOut(String),
     #[error("{0:?} is not a valid branch name")]
     BadBranchName(String),
     #[error("--author {0:?}: expected \"Name <email>\"")]
@@ -193,10 +195,8 @@ pub fn commit_to_branch(
     if !git2::Branch::name_is_valid(branch).unwrap_or(false) {
         return Err(VcsError::BadBranchName(branch.to_string()));
     }
+    check_branch(repo, branch, force)?;
     let refname = format!("refs/heads/{branch}");
-    if !force && repo.find_reference(&refname).is_ok() {
-        return Err(VcsError::BranchExists(branch.to_string()));
-    }
     let head = repo.find_commit(snapshot.head)?;
     let tree = head.tree()?;
     let mut update = TreeUpdateBuilder::new();
@@ -213,6 +213,26 @@ pub fn commit_to_branch(
     let commit = repo.commit(None, signature, signature, message, &new_tree, &[&head])?;
     repo.reference(&refname, commit, force, "manifix fix --branch")?;
     Ok(commit)
+}
+
+/// Refuses a branch name that is invalid, exists (without `force`), or is checked out (even
+/// with `force`: moving it would change what the user has checked out under their feet).
+pub fn check_branch(repo: &Repository, branch: &str, force: bool) -> Result<(), VcsError> {
+    if !git2::Branch::name_is_valid(branch).unwrap_or(false) {
+        return Err(VcsError::BadBranchName(branch.to_string()));
+    }
+    let refname = format!("refs/heads/{branch}");
+    let checked_out = repo
+        .find_reference("HEAD")
+        .ok()
+        .and_then(|h| h.symbolic_target().ok().flatten().map(str::to_string));
+    if checked_out.as_deref() == Some(refname.as_str()) {
+        return Err(VcsError::CheckedOut(branch.to_string()));
+    }
+    if !force && repo.find_reference(&refname).is_ok() {
+        return Err(VcsError::BranchExists(branch.to_string()));
+    }
+    Ok(())
 }
 
 /// Pushes `branch` to `remote`; a rejection is reported in the remote's own words.

@@ -48,7 +48,14 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 
 /// `fix(manifests): replace 4 placeholder AWS account IDs, pin 3 mutable tags`
 pub fn subject(files: &[FilePlan]) -> String {
-    let parts: Vec<String> = counts(files)
+    // Accounts first, then pins, then anything else: the order the mission states them in.
+    let mut ordered: Vec<(&'static str, usize)> = counts(files).into_iter().collect();
+    ordered.sort_by_key(|(rule, _)| match *rule {
+        "placeholder-account" => 0,
+        "mutable-tag" => 1,
+        _ => 2,
+    });
+    let parts: Vec<String> = ordered
         .into_iter()
         .map(|(rule, n)| match rule {
             "placeholder-account" => format!(
@@ -77,7 +84,7 @@ pub fn commit_message(files: &[FilePlan], subject_override: Option<&str>) -> Str
     text.push_str("\n\n");
     for c in changes(files) {
         text.push_str(&format!(
-            "- {}:{}: {}: {} -> {}",
+            "- {}:{}: {}: {} → {}",
             c.path, c.finding.line, c.finding.rule, c.old, c.new
         ));
         if let Some(detail) = c.finding.fix.as_ref().and_then(|f| f.detail.as_ref()) {
