@@ -161,6 +161,31 @@ fn check(
     })
 }
 
+/// The side notes, then the fix plan with its refusals reported; `None` when fixing must stop
+/// because a placeholder has no known replacement account.
+pub(crate) fn plan_or_stop(
+    run: &Run,
+    include_unsafe: bool,
+    err: &mut dyn Write,
+    paint: Paint,
+) -> io::Result<Option<crate::fix::FixPlan>> {
+    report_side_notes(run, err, paint)?;
+    if missing_target(run) {
+        writeln!(
+            err,
+            "{}: {}",
+            paint.wrap("31", "error"),
+            run.resolved.accounts.missing_target_help()
+        )?;
+        return Ok(None);
+    }
+    let plan = plan_fixes(run, include_unsafe);
+    for refused in &plan.refused {
+        emit::text::file_error(err, refused, paint)?;
+    }
+    Ok(Some(plan))
+}
+
 /// A placeholder was found in a file for which no real account is known.
 pub(crate) fn missing_target(run: &Run) -> bool {
     run.findings.iter().any(|f| {
@@ -179,20 +204,9 @@ fn fix(
         return crate::branch::fix_on_branch(args, out, err, paint_err);
     }
     let run = analyze(&options(&args.common))?;
-    report_side_notes(&run, err, paint_err)?;
-    if missing_target(&run) {
-        writeln!(
-            err,
-            "{}: {}",
-            paint_err.wrap("31", "error"),
-            run.resolved.accounts.missing_target_help()
-        )?;
+    let Some(plan) = plan_or_stop(&run, args.unsafe_fixes, err, paint_err)? else {
         return Ok(EXIT_ERROR);
-    }
-    let plan = plan_fixes(&run, args.unsafe_fixes);
-    for refused in &plan.refused {
-        emit::text::file_error(err, refused, paint_err)?;
-    }
+    };
     let mut write_failures = 0;
     for file in &plan.files {
         if args.dry_run {

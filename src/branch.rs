@@ -1,11 +1,10 @@
 //! `fix --branch`: run the fix on HEAD's content and commit it to a new branch, then optionally
 //! push it and describe it for a pull request.
 
-use crate::app::{missing_target, options, report_side_notes, AppError, EXIT_CLEAN, EXIT_ERROR};
+use crate::app::{options, plan_or_stop, AppError, EXIT_CLEAN, EXIT_ERROR};
 use crate::cli::FixArgs;
 use crate::emit::{self, Paint};
 use crate::engine::analyze;
-use crate::fix::plan_fixes;
 use crate::vcs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -37,20 +36,9 @@ pub fn fix_on_branch(
         None => real_root.clone(),
     });
     let run = analyze(&opts)?;
-    report_side_notes(&run, err, paint)?;
-    if missing_target(&run) {
-        writeln!(
-            err,
-            "{}: {}",
-            paint.wrap("31", "error"),
-            run.resolved.accounts.missing_target_help()
-        )?;
+    let Some(plan) = plan_or_stop(&run, args.unsafe_fixes, err, paint)? else {
         return Ok(EXIT_ERROR);
-    }
-    let plan = plan_fixes(&run, args.unsafe_fixes);
-    for refused in &plan.refused {
-        emit::text::file_error(err, refused, paint)?;
-    }
+    };
     if plan.files.is_empty() {
         writeln!(
             out,
