@@ -553,3 +553,44 @@ patchesStrategicMerge:
         expected
     );
 }
+
+#[test]
+fn image_pull_secrets_for_ecr_images_are_reported_as_info() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = "\
+apiVersion: apps/v1
+kind: Deployment
+spec:
+  template:
+    spec:
+      imagePullSecrets:
+        - name: ecr-token
+      containers:
+        - name: app
+          image: 465002806239.dkr.ecr.ap-southeast-2.amazonaws.com/app:v1.0.0
+---
+apiVersion: v1
+kind: Pod
+spec:
+  imagePullSecrets:
+    - name: dockerhub
+  containers:
+    - name: app
+      image: docker.io/acme/app:1.0
+";
+    write(dir.path(), "d.yaml", text.as_bytes());
+    let run = manifix(&["check", "."], dir.path());
+    assert_eq!(
+        run.code, 0,
+        "info findings do not fail the check: {}",
+        run.stdout
+    );
+    let found: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains(": image-pull-secrets-ecr: "))
+        .collect();
+    assert_eq!(found.len(), 1, "{}", run.stdout);
+    assert!(found[0].starts_with("d.yaml:7:17:"), "{}", found[0]);
+    assert!(found[0].contains("node's IAM role"), "{}", found[0]);
+}

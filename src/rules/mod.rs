@@ -1,6 +1,7 @@
 //! The rule registry. Each rule lives in its own file with its metadata and explanation; this
 //! list is the one place that names them all.
 
+mod image_pull_secrets_ecr;
 mod missing_image_override;
 mod mutable_tag;
 mod placeholder_account;
@@ -40,6 +41,7 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &placeholder_account::PlaceholderAccount,
         &mutable_tag::MutableTag,
         &missing_image_override::MissingImageOverride,
+        &image_pull_secrets_ecr::ImagePullSecretsEcr,
     ]
 }
 
