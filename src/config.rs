@@ -20,6 +20,15 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     #[serde(default)]
     pub tags: TagsConfig,
+    #[serde(default)]
+    pub cluster: ClusterConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// The AWS region the cluster runs in (for `ecr-region`).
+    pub region: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

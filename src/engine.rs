@@ -157,10 +157,12 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     let missing_overrides = missing_overrides(&file_images, &graph);
     let pins = resolve_pins(&images, &sources, &GitResolver::default());
     run.source_errors = pins.source_errors.clone();
+    let cluster_region = cluster_region(&config, &run.files, &accounts);
     run.resolved = Resolved {
         accounts,
         images,
         missing_overrides,
+        cluster_region,
         pins,
         strict: opts.strict,
     };
@@ -196,6 +198,40 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     run.errors.sort_by(|a, b| a.path.cmp(&b.path));
     run.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(run)
+}
+
+/// The region the cluster runs in: configured, or the region of more than half of the
+/// repository's ECR registry hosts.
+fn cluster_region(
+    config: &Config,
+    files: &[Analyzed],
+    accounts: &AccountResolver,
+) -> Option<(String, String)> {
+    if let Some(region) = &config.cluster.region {
+        return Some((region.clone(), "cluster.region in manifix.yaml".into()));
+    }
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    for file in files {
+        for site in &file.located.sites {
+            for found in find_accounts(&site.value) {
+                // AWS's own registries are in every region: they say nothing of the cluster's.
+                if !accounts.is_real(&found.account) && !accounts.is_placeholder(&found.account) {
+                    continue;
+                }
+                if let crate::locate::aws::AccountSite::EcrHost { region, .. } = found.site {
+                    *counts.entry(region).or_default() += 1;
+                }
+            }
+        }
+    }
+    let total: usize = counts.values().sum();
+    let (region, n) = counts.into_iter().max_by_key(|(_, n)| *n)?;
+    (n * 2 > total).then(|| {
+        (
+            region,
+            format!("{n} of the repository's {total} ECR registry references use it"),
+        )
+    })
 }
 
 /// Sources from `--source` flags (paths relative to the working directory) and then from

@@ -594,3 +594,46 @@ spec:
     assert!(found[0].starts_with("d.yaml:7:17:"), "{}", found[0]);
     assert!(found[0].contains("node's IAM role"), "{}", found[0]);
 }
+
+#[test]
+fn ecr_registries_outside_the_cluster_region_are_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let image = |region: &str, name: &str| {
+        format!("---\nkind: Pod\nspec:\n  containers:\n    - name: {name}\n      image: 465002806239.dkr.ecr.{region}.amazonaws.com/{name}:v1.0.0\n")
+    };
+    let text = [
+        image("ap-southeast-2", "a"),
+        image("ap-southeast-2", "b"),
+        image("us-east-1", "c"),
+        // AWS's own EKS registry is regional by design: never judged.
+        "---\nkind: Pod\nspec:\n  containers:\n    - name: pause\n      image: 602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/pause:3.9\n".to_string(),
+    ]
+    .concat();
+    write(dir.path(), "pods.yaml", text.as_bytes());
+    let run = manifix(&["check", "."], dir.path());
+    let found: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains(": ecr-region: "))
+        .collect();
+    assert_eq!(found.len(), 1, "{}", run.stdout);
+    assert!(found[0].starts_with("pods.yaml:18:14:"), "{}", found[0]);
+    assert!(
+        found[0].contains("is in us-east-1, but the cluster runs in ap-southeast-2"),
+        "{}",
+        found[0]
+    );
+
+    write(
+        dir.path(),
+        "manifix.yaml",
+        b"cluster:\n  region: us-east-1\n",
+    );
+    let run = manifix(&["check", "."], dir.path());
+    let found = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains(": ecr-region: "))
+        .count();
+    assert_eq!(found, 2, "{}", run.stdout);
+}

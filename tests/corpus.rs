@@ -496,7 +496,7 @@ fn mutable_tag_findings_point_at_moving_tags() {
 /// No overlay of the real corpora forgets an image override the way the seed's do, and none
 /// of their pods pulls from ECR with an image pull secret.
 #[test]
-fn no_missing_image_override_or_ecr_pull_secret_on_the_corpora() {
+fn no_missing_override_pull_secret_or_region_finding_on_the_corpora() {
     for repo in repositories() {
         let out = manifix(&["check", "--format", "json"], &repo);
         let json: Value = serde_json::from_str(&out.stdout).expect("json");

@@ -16,6 +16,9 @@ pub struct Resolved {
     pub missing_overrides: Vec<crate::locate::images::MissingOverride>,
     /// The pins resolved from git for the mutable ones.
     pub pins: pins::Pins,
+    /// The cluster's region and why it is believed (`cluster.region`, or the majority of ECR
+    /// hosts).
+    pub cluster_region: Option<(String, String)>,
     /// `--strict`: also report semver tags (as info).
     pub strict: bool,
 }

@@ -1,6 +1,7 @@
 //! The rule registry. Each rule lives in its own file with its metadata and explanation; this
 //! list is the one place that names them all.
 
+mod ecr_region;
 mod image_pull_secrets_ecr;
 mod missing_image_override;
 mod mutable_tag;
@@ -42,6 +43,7 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &mutable_tag::MutableTag,
         &missing_image_override::MissingImageOverride,
         &image_pull_secrets_ecr::ImagePullSecretsEcr,
+        &ecr_region::EcrRegion,
     ]
 }
 
