@@ -240,10 +240,14 @@ pub fn push(repo: &Repository, remote: &str, branch: &str, force: bool) -> Resul
     let mut handle = repo
         .find_remote(remote)
         .map_err(|_| VcsError::NoRemote(remote.to_string()))?;
+    let url = handle.url().unwrap_or("").to_string();
     let shown = handle
         .url()
         .map(redact_url)
         .unwrap_or_else(|_| remote.to_string());
+    if is_local_url(&url) {
+        return push_with_receive_pack(repo, remote, &shown, branch, force);
+    }
     // Declared before the callbacks that borrow them, so they outlive them.
     let rejected: RefCell<Vec<String>> = RefCell::new(Vec::new());
     let messages: RefCell<String> = RefCell::new(String::new());
@@ -292,6 +296,47 @@ pub fn push(repo: &Repository, remote: &str, branch: &str, force: bool) -> Resul
         });
     }
     Ok(())
+}
+
+/// A remote on this machine: a path or a `file://` URL.
+fn is_local_url(url: &str) -> bool {
+    url.starts_with("file://") || !crate::resolve::git::is_url(url)
+}
+
+/// libgit2 pushes to a local remote by writing into it directly, so that repository's
+/// pre-receive and update hooks would never run. `git push` goes through git-receive-pack,
+/// which runs them, as every other transport does.
+fn push_with_receive_pack(
+    repo: &Repository,
+    remote: &str,
+    shown: &str,
+    branch: &str,
+    force: bool,
+) -> Result<(), VcsError> {
+    let plus = if force { "+" } else { "" };
+    let dir = repo.workdir().unwrap_or_else(|| repo.path());
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["push", "--porcelain", remote])
+        .arg(format!("{plus}refs/heads/{branch}:refs/heads/{branch}"))
+        .output()
+        .map_err(|e| VcsError::Push {
+            remote: shown.to_string(),
+            message: format!("cannot run git push: {e}"),
+        })?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let said = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    Err(VcsError::Push {
+        remote: shown.to_string(),
+        message: if said.is_empty() {
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        } else {
+            said
+        },
+    })
 }
 
 /// The URL of a remote, when it has one.
