@@ -158,11 +158,13 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     let pins = resolve_pins(&images, &sources, &GitResolver::default());
     run.source_errors = pins.source_errors.clone();
     let cluster_region = cluster_region(&config, &run.files, &accounts);
+    let overlay_accounts = overlay_accounts(&run.files, &graph, &accounts);
     run.resolved = Resolved {
         accounts,
         images,
         missing_overrides,
         cluster_region,
+        overlay_accounts,
         pins,
         strict: opts.strict,
     };
@@ -198,6 +200,79 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     run.errors.sort_by(|a, b| a.path.cmp(&b.path));
     run.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(run)
+}
+
+/// For each render root whose files name more than one real account: the account most of its
+/// references use, keyed by every file of the root whose account differs. Ties are not
+/// judged: with two accounts equally used, neither is the odd one out.
+fn overlay_accounts(
+    files: &[Analyzed],
+    graph: &Graph,
+    accounts: &AccountResolver,
+) -> std::collections::BTreeMap<String, Vec<(String, String)>> {
+    use std::collections::BTreeMap;
+    let mut per_root: BTreeMap<String, BTreeMap<String, (usize, Vec<String>)>> = BTreeMap::new();
+    for file in files {
+        let mut roots: Vec<String> = graph
+            .chains_for(&file.entry.rel)
+            .iter()
+            .filter_map(|c| c.last().map(|k| k.dir.clone()))
+            .collect();
+        if crate::locate::kustomize::is_kustomization_file(&file.entry.rel) {
+            let dir = crate::locate::kustomize::parent_dir(&file.entry.rel);
+            roots.extend(
+                graph
+                    .chains_from_dir(&dir)
+                    .iter()
+                    .filter_map(|c| c.last().map(|k| k.dir.clone())),
+            );
+        }
+        for site in &file.located.sites {
+            for found in find_accounts(&site.value) {
+                if !accounts.is_real(&found.account) {
+                    continue;
+                }
+                for root in &roots {
+                    let entry = per_root
+                        .entry(root.clone())
+                        .or_default()
+                        .entry(found.account.clone())
+                        .or_default();
+                    entry.0 += 1;
+                    entry.1.push(file.entry.rel.clone());
+                }
+            }
+        }
+    }
+    let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for (root, by_account) in per_root {
+        if by_account.len() < 2 {
+            continue;
+        }
+        let mut ranked: Vec<(&String, &(usize, Vec<String>))> = by_account.iter().collect();
+        ranked.sort_by_key(|r| std::cmp::Reverse(r.1 .0));
+        if ranked[0].1 .0 == ranked[1].1 .0 {
+            continue;
+        }
+        let majority = ranked[0].0.clone();
+        for (_, (_, paths)) in ranked.iter().skip(1) {
+            for path in paths {
+                let list = out.entry(path.clone()).or_default();
+                let item = (
+                    majority.clone(),
+                    if root.is_empty() {
+                        ".".into()
+                    } else {
+                        root.clone()
+                    },
+                );
+                if !list.contains(&item) {
+                    list.push(item);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The region the cluster runs in: configured, or the region of more than half of the

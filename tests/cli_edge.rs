@@ -637,3 +637,64 @@ fn ecr_registries_outside_the_cluster_region_are_reported() {
         .count();
     assert_eq!(found, 2, "{}", run.stdout);
 }
+
+#[test]
+fn accounts_that_differ_within_an_overlay_or_from_the_target_are_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "base/kustomization.yaml",
+        b"resources:\n  - deploy.yaml\n  - sa.yaml\n",
+    );
+    write(
+        dir.path(),
+        "base/deploy.yaml",
+        b"kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n        - name: a\n          image: 465002806239.dkr.ecr.ap-southeast-2.amazonaws.com/a:v1.0.0\n        - name: b\n          image: 465002806239.dkr.ecr.ap-southeast-2.amazonaws.com/b:v1.0.0\n",
+    );
+    write(
+        dir.path(),
+        "base/sa.yaml",
+        b"apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: app\n  annotations:\n    eks.amazonaws.com/role-arn: arn:aws:iam::210987654321:role/app\n",
+    );
+    write(
+        dir.path(),
+        "overlays/prod/kustomization.yaml",
+        b"resources:\n  - ../../base\n",
+    );
+    let run = manifix(&["check", "."], dir.path());
+    let found: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains(": account-mismatch: "))
+        .collect();
+    assert_eq!(found.len(), 1, "{}", run.stdout);
+    assert!(found[0].starts_with("base/sa.yaml:6:46:"), "{}", found[0]);
+    assert!(
+        found[0].contains("the rest of overlay overlays/prod uses account 465002806239"),
+        "{}",
+        found[0]
+    );
+
+    // A stated target makes every other real account stand out, overlay or not.
+    let run = manifix(&["check", "--account", "465002806239", "."], dir.path());
+    let found: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains(": account-mismatch: "))
+        .collect();
+    assert_eq!(found.len(), 1, "{}", run.stdout);
+    assert!(
+        found[0].contains("the target account is 465002806239 (from --account)"),
+        "{}",
+        found[0]
+    );
+
+    // An account meant to differ is listed in accounts.ignore.
+    write(
+        dir.path(),
+        "manifix.yaml",
+        b"accounts:\n  ignore: [\"210987654321\"]\n",
+    );
+    let run = manifix(&["check", "--account", "465002806239", "."], dir.path());
+    assert!(!run.stdout.contains("account-mismatch"), "{}", run.stdout);
+}

@@ -16,6 +16,9 @@ pub struct Resolved {
     pub missing_overrides: Vec<crate::locate::images::MissingOverride>,
     /// The pins resolved from git for the mutable ones.
     pub pins: pins::Pins,
+    /// For files an overlay renders whose accounts are split: file → (the overlay's majority
+    /// account, the overlay) for each overlay that renders it.
+    pub overlay_accounts: std::collections::BTreeMap<String, Vec<(String, String)>>,
     /// The cluster's region and why it is believed (`cluster.region`, or the majority of ECR
     /// hosts).
     pub cluster_region: Option<(String, String)>,

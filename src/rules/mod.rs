@@ -1,6 +1,7 @@
 //! The rule registry. Each rule lives in its own file with its metadata and explanation; this
 //! list is the one place that names them all.
 
+mod account_mismatch;
 mod ecr_region;
 mod image_pull_secrets_ecr;
 mod missing_image_override;
@@ -44,6 +45,7 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &missing_image_override::MissingImageOverride,
         &image_pull_secrets_ecr::ImagePullSecretsEcr,
         &ecr_region::EcrRegion,
+        &account_mismatch::AccountMismatch,
     ]
 }
 
