@@ -6,6 +6,7 @@ use crate::discover::{discover, FileEntry, FileKind};
 use crate::finding::{Finding, Severity};
 use crate::locate::aws::find_accounts;
 use crate::locate::images::{missing_overrides, tag_uses, FileImages};
+use crate::locate::irsa::{irsa_issues, FileDocs};
 use crate::locate::kustomize::Graph;
 use crate::locate::tags::TagPolicy;
 use crate::locate::{locate, Located};
@@ -159,12 +160,22 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     run.source_errors = pins.source_errors.clone();
     let cluster_region = cluster_region(&config, &run.files, &accounts);
     let overlay_accounts = overlay_accounts(&run.files, &graph, &accounts);
+    let docs: Vec<FileDocs> = run
+        .files
+        .iter()
+        .map(|f| FileDocs {
+            path: &f.entry.rel,
+            parsed: &f.parsed,
+        })
+        .collect();
+    let irsa = irsa_issues(&docs, &file_images, &graph);
     run.resolved = Resolved {
         accounts,
         images,
         missing_overrides,
         cluster_region,
         overlay_accounts,
+        irsa,
         pins,
         strict: opts.strict,
     };

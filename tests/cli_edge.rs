@@ -698,3 +698,75 @@ fn accounts_that_differ_within_an_overlay_or_from_the_target_are_reported() {
     let run = manifix(&["check", "--account", "465002806239", "."], dir.path());
     assert!(!run.stdout.contains("account-mismatch"), "{}", run.stdout);
 }
+
+#[test]
+fn irsa_wiring_mistakes_are_reported_per_overlay() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "base/kustomization.yaml",
+        b"resources:\n  - deploy.yaml\n  - sa.yaml\n",
+    );
+    write(
+        dir.path(),
+        "base/deploy.yaml",
+        b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  template:\n    spec:\n      serviceAccountName: api\n      containers:\n        - name: api\n          image: reg.example.com/api:v1.0.0\n",
+    );
+    write(
+        dir.path(),
+        "base/sa.yaml",
+        b"apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: api-sa\n  annotations:\n    eks.amazonaws.com/role-arn: arn:aws:iam::465002806239:role/api\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: worker\n  annotations:\n    eks.amazonaws.com/role-arn: \"arn:aws:iam::465002806239:api\"\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: templated\n  annotations:\n    eks.amazonaws.com/role-arn: ${ROLE_ARN}\n",
+    );
+    write(
+        dir.path(),
+        "overlays/prod/kustomization.yaml",
+        b"namespace: prod\nresources:\n  - ../../base\n",
+    );
+    let run = manifix(&["check", "."], dir.path());
+    let found: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains(": irsa-service-account: "))
+        .collect();
+    // Missing `api`; unused roles on api-sa, worker and templated; worker's malformed ARN.
+    assert_eq!(found.len(), 5, "{}", run.stdout);
+    assert!(
+        found[0].starts_with("base/deploy.yaml:8:27:"),
+        "{}",
+        found[0]
+    );
+    assert!(
+        found[0]
+            .contains("overlay overlays/prod defines no ServiceAccount `api` in namespace `prod`"),
+        "{}",
+        found[0]
+    );
+    assert!(
+        found[1].starts_with("base/sa.yaml:6:33:")
+            && found[1].contains("`api-sa`")
+            && found[1].contains("no workload"),
+        "{}",
+        found[1]
+    );
+    assert!(
+        found
+            .iter()
+            .any(|l| l.contains("`worker`") && l.contains("no workload")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        found
+            .iter()
+            .any(|l| l.contains("is not a well-formed IAM role ARN")
+                && l.contains("arn:aws:iam::465002806239:api")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("ROLE_ARN"),
+        "a substituted value is not judged: {}",
+        run.stdout
+    );
+    assert_eq!(run.code, 1);
+}

@@ -24,6 +24,8 @@ pub struct Kustomization {
     /// Resources and components, as root-relative paths of files or directories.
     pub includes: Vec<String>,
     pub images: Vec<ImageOverride>,
+    /// The `namespace:` it sets on every resource, if any.
+    pub namespace: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -100,6 +102,10 @@ impl Graph {
                     file: rel.to_string(),
                     includes,
                     images,
+                    namespace: root
+                        .get("namespace")
+                        .and_then(Node::as_str)
+                        .map(str::to_string),
                 },
             );
         }

@@ -5,6 +5,7 @@
 pub mod aws;
 pub mod image_ref;
 pub mod images;
+pub mod irsa;
 pub mod kustomize;
 pub mod tags;
 mod walk;

@@ -19,6 +19,8 @@ pub struct Resolved {
     /// For files an overlay renders whose accounts are split: file → (the overlay's majority
     /// account, the overlay) for each overlay that renders it.
     pub overlay_accounts: std::collections::BTreeMap<String, Vec<(String, String)>>,
+    /// IRSA wiring problems found across each overlay's render.
+    pub irsa: Vec<crate::locate::irsa::IrsaIssue>,
     /// The cluster's region and why it is believed (`cluster.region`, or the majority of ECR
     /// hosts).
     pub cluster_region: Option<(String, String)>,

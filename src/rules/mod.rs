@@ -4,6 +4,7 @@
 mod account_mismatch;
 mod ecr_region;
 mod image_pull_secrets_ecr;
+mod irsa_service_account;
 mod missing_image_override;
 mod mutable_tag;
 mod placeholder_account;
@@ -46,6 +47,7 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &image_pull_secrets_ecr::ImagePullSecretsEcr,
         &ecr_region::EcrRegion,
         &account_mismatch::AccountMismatch,
+        &irsa_service_account::IrsaServiceAccount,
     ]
 }
 

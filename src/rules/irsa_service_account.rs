@@ -1,0 +1,123 @@
+//! `irsa-service-account`: IRSA wiring mistakes — a workload's ServiceAccount that the overlay
+//! does not define, a role no workload uses, a role ARN that is not one.
+
+use super::{FileInput, Rule, RuleMeta};
+use crate::finding::{Finding, Severity};
+use crate::locate::irsa::IrsaIssue;
+use crate::locate::{source_range, Role, Site};
+use crate::resolve::Resolved;
+use regex::Regex;
+use std::sync::OnceLock;
+
+pub struct IrsaServiceAccount;
+
+static META: RuleMeta = RuleMeta {
+    id: "irsa-service-account",
+    severity: Severity::Error,
+    summary: "IRSA wiring: a workload's ServiceAccount the overlay does not define, a role no workload uses, a malformed role ARN",
+    fixable: false,
+    explanation: "\
+What it finds
+  For every kustomize overlay (render root), as it renders (the overlay's namespace applied):
+  - error: a workload (any pod template, Argo workflow) whose serviceAccountName names a
+    ServiceAccount that no resource of the overlay defines in the same namespace;
+  - info: a ServiceAccount carrying an IRSA role (eks.amazonaws.com/role-arn) that no workload of
+    the overlay uses;
+  and anywhere: error when the eks.amazonaws.com/role-arn annotation is not a well-formed IAM
+  role ARN (arn:aws:iam::<12 digits>:role/<name>).
+
+Why it matters
+  A pod whose ServiceAccount does not exist is not created at all (the ReplicaSet reports
+  `serviceaccount not found`). These are the common IRSA mistakes: the Deployment not using the
+  ServiceAccount, or the ServiceAccount in the wrong namespace. A malformed role ARN makes the
+  EKS pod identity webhook inject nothing useful and the SDK's AssumeRoleWithWebIdentity fail.
+  Remember what IRSA is for: the application's own AWS calls. Image pulls from ECR use the
+  node's IAM role and are not affected by any of this.
+
+Fix
+  Define the ServiceAccount in the overlay's resources (in the namespace the workload renders
+  in), point serviceAccountName at the right one, or correct the ARN. manifix reports these.",
+};
+
+fn role_arn() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"^arn:aws(-cn|-us-gov|-iso|-iso-b)?:iam::\d{12}:role/[\w+=,.@/-]+$")
+            .expect("static regex")
+    })
+}
+
+/// Empty, or written for a substitution step (`${role_arn}`, `arn:aws:iam::ACCOUNT_ID:...`):
+/// its final value is not in the file.
+fn is_substituted(value: &str) -> bool {
+    static PLACEHOLDER: OnceLock<Regex> = OnceLock::new();
+    let placeholder = PLACEHOLDER
+        .get_or_init(|| Regex::new(r"\$\{|\$\(|\{\{|:[A-Z][A-Z0-9_]*:").expect("static regex"));
+    value.trim().is_empty() || placeholder.is_match(value)
+}
+
+impl Rule for IrsaServiceAccount {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, file: &FileInput, resolved: &Resolved) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let finding = |site: &Site, severity, message: String| Finding {
+            rule: META.id,
+            severity,
+            path: file.path.to_string(),
+            range: source_range(file.text, site, 0..site.value.len())
+                .unwrap_or(site.span.start..site.span.start),
+            line: 0,
+            column: 0,
+            message,
+            fix: None,
+        };
+        for issue in &resolved.irsa {
+            match issue {
+                IrsaIssue::MissingServiceAccount {
+                    path,
+                    site,
+                    name,
+                    namespace,
+                    root,
+                } if path == file.path => {
+                    let Some(site) = file.located.sites.get(*site) else {
+                        continue;
+                    };
+                    out.push(finding(site, Severity::Error, format!(
+                        "serviceAccountName `{name}`: overlay {root} defines no ServiceAccount `{name}` in namespace `{namespace}`, so its pods are not created (serviceaccount not found); define it there, with its eks.amazonaws.com/role-arn annotation if the app calls AWS"
+                    )));
+                }
+                IrsaIssue::UnusedRole {
+                    path,
+                    site,
+                    name,
+                    namespace,
+                    root,
+                } if path == file.path => {
+                    let Some(site) = file.located.sites.get(*site) else {
+                        continue;
+                    };
+                    out.push(finding(site, Severity::Info, format!(
+                        "ServiceAccount `{name}` (namespace `{namespace}`) carries an IRSA role that no workload of overlay {root} uses: check serviceAccountName and the namespace"
+                    )));
+                }
+                _ => {}
+            }
+        }
+        for site in &file.located.sites {
+            if !matches!(site.role, Role::IrsaRoleArn { .. }) || is_substituted(&site.value) {
+                continue;
+            }
+            if !role_arn().is_match(site.value.trim()) {
+                out.push(finding(site, Severity::Error, format!(
+                    "eks.amazonaws.com/role-arn `{}` is not a well-formed IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>): the pod's AWS SDK cannot assume it",
+                    site.value
+                )));
+            }
+        }
+        out
+    }
+}
