@@ -9,6 +9,7 @@ use crate::locate::images::{missing_overrides, tag_uses, FileImages};
 use crate::locate::irsa::{irsa_issues, FileDocs};
 use crate::locate::kustomize::Graph;
 use crate::locate::tags::TagPolicy;
+use crate::locate::terraform::node_role_grants;
 use crate::locate::{locate, Located};
 use crate::resolve::account::{accounts_in_terraform, AccountCensus};
 use crate::resolve::git::{is_url, GitResolver};
@@ -120,6 +121,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     }
 
     let mut census = AccountCensus::default();
+    let mut terraform: Vec<(String, String)> = Vec::new();
     for loaded in load_all(discovered.files) {
         match loaded {
             Loaded::Yaml(file) => {
@@ -133,6 +135,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
                         format!("{}:{}", entry.rel, lines.line_col(at).0)
                     });
                 }
+                terraform.push((entry.rel.clone(), text));
             }
             Loaded::Skipped(s) => run.skipped.push(s),
             Loaded::Failed(e) => run.errors.push(e),
@@ -169,6 +172,15 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         })
         .collect();
     let irsa = irsa_issues(&docs, &file_images, &graph);
+    let (node_role, tf_errors) = node_role_grants(&terraform);
+    for e in tf_errors {
+        // Terraform is only read for context: a file the parser cannot read is passed over.
+        run.skipped.push(SkippedFile {
+            path: e.path,
+            reason: format!("{}; its IAM policies were not checked", e.message),
+            warning: true,
+        });
+    }
     run.resolved = Resolved {
         accounts,
         images,
@@ -176,6 +188,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         cluster_region,
         overlay_accounts,
         irsa,
+        node_role,
         pins,
         strict: opts.strict,
     };
@@ -204,6 +217,22 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
                     run.findings.push(finding);
                 }
             }
+        }
+    }
+    for rule in rules::all() {
+        let level = config.rules.get(rule.meta().id).copied();
+        if level == Some(Level::Allow) {
+            continue;
+        }
+        for mut finding in rule.check_repo(&run.resolved) {
+            let Some((_, text)) = terraform.iter().find(|(p, _)| *p == finding.path) else {
+                continue;
+            };
+            (finding.line, finding.column) = LineIndex::new(text).line_col(finding.range.start);
+            if level == Some(Level::Warn) && finding.severity == Severity::Error {
+                finding.severity = Severity::Warning;
+            }
+            run.findings.push(finding);
         }
     }
     run.findings

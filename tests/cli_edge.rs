@@ -770,3 +770,33 @@ fn irsa_wiring_mistakes_are_reported_per_overlay() {
     );
     assert_eq!(run.code, 1);
 }
+
+#[test]
+fn terraform_node_role_policy_is_checked_for_the_four_ecr_actions() {
+    let seed = manifix(&["check", "."], &fixture("seed-gitops"));
+    assert!(
+        seed.stdout.contains("hm-infra-live/main.tf:95:1: node-role-ecr: aws_iam_role_policy.node_group_ecr_access gives the node role all four ECR pull actions"),
+        "{}",
+        seed.stdout
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "infra/iam.tf",
+        b"data \"aws_iam_policy_document\" \"pull\" {\n  statement {\n    actions   = [\"ecr:GetAuthorizationToken\", \"ecr:Batch*\"]\n    resources = [\"*\"]\n  }\n}\n\nresource \"aws_iam_role_policy\" \"nodes\" {\n  role   = aws_iam_role.eks_node.name\n  policy = data.aws_iam_policy_document.pull.json\n}\n",
+    );
+    write(dir.path(), "infra/broken.tf", b"resource \"x\" {\n");
+    let run = manifix(&["check", "."], dir.path());
+    assert!(
+        run.stdout.contains("infra/iam.tf:8:1: node-role-ecr: aws_iam_role_policy.nodes attaches data.aws_iam_policy_document.pull to the node role without ecr:GetDownloadUrlForLayer"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr
+            .contains("infra/broken.tf: warning: not valid HCL"),
+        "{}",
+        run.stderr
+    );
+}

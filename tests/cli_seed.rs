@@ -49,7 +49,7 @@ fn check_reports_every_placeholder_the_seed_lists() {
     assert!(placeholders[1].contains("the real account is 465002806239"));
     assert_eq!(
         lines.last().copied(),
-        Some("12 findings (9 errors, 3 warnings, 0 info; 4 fixable) in 11 files; 0 skipped; 0 file errors")
+        Some("13 findings (9 errors, 3 warnings, 1 info; 4 fixable) in 11 files; 0 skipped; 0 file errors")
     );
     // The inferred account is announced, with the reason.
     assert!(
@@ -84,7 +84,7 @@ fn check_json_lists_findings_with_fix_replacements() {
         assert!(f["line"].as_u64().expect("line") > 0);
         assert!(f["column"].as_u64().expect("column") > 0);
     }
-    assert_eq!(json["summary"]["findings"], 12);
+    assert_eq!(json["summary"]["findings"], 13);
     assert_eq!(json["summary"]["errors"], 9);
 }
 

@@ -8,6 +8,7 @@ pub mod images;
 pub mod irsa;
 pub mod kustomize;
 pub mod tags;
+pub mod terraform;
 mod walk;
 
 use crate::yaml::splice::{self, plan, ScalarEdit};

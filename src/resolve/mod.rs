@@ -21,6 +21,8 @@ pub struct Resolved {
     pub overlay_accounts: std::collections::BTreeMap<String, Vec<(String, String)>>,
     /// IRSA wiring problems found across each overlay's render.
     pub irsa: Vec<crate::locate::irsa::IrsaIssue>,
+    /// What Terraform grants the node role for ECR pulls.
+    pub node_role: Vec<crate::locate::terraform::NodeRoleGrant>,
     /// The cluster's region and why it is believed (`cluster.region`, or the majority of ECR
     /// hosts).
     pub cluster_region: Option<(String, String)>,

@@ -7,6 +7,7 @@ mod image_pull_secrets_ecr;
 mod irsa_service_account;
 mod missing_image_override;
 mod mutable_tag;
+mod node_role_ecr;
 mod placeholder_account;
 
 use crate::finding::{Finding, Severity};
@@ -36,6 +37,12 @@ pub struct FileInput<'a> {
 pub trait Rule: Sync {
     fn meta(&self) -> &'static RuleMeta;
     fn check(&self, file: &FileInput, resolved: &Resolved) -> Vec<Finding>;
+
+    /// Findings about the repository as a whole (Terraform, say), once per run; paths are
+    /// root-relative and ranges are byte offsets in those files.
+    fn check_repo(&self, _resolved: &Resolved) -> Vec<Finding> {
+        Vec::new()
+    }
 }
 
 /// Every rule, in the order `manifix rules` lists them.
@@ -48,6 +55,7 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &ecr_region::EcrRegion,
         &account_mismatch::AccountMismatch,
         &irsa_service_account::IrsaServiceAccount,
+        &node_role_ecr::NodeRoleEcr,
     ]
 }
 
