@@ -125,8 +125,17 @@ fn check(
     paint_out: Paint,
     paint_err: Paint,
 ) -> Result<u8, AppError> {
-    let run = analyze(&options(&args.common))?;
+    let opts = options(&args.common);
+    let run = analyze(&opts)?;
     match args.format {
+        Format::Sarif => {
+            let texts = emit::sarif::SourceTexts::collect(&run, &opts.root);
+            serde_json::to_writer_pretty(&mut *out, &emit::sarif::report(&run, &texts))
+                .map_err(io::Error::other)?;
+            writeln!(out)?;
+        }
+        Format::Github => emit::github::report(out, &run)?,
+        Format::Markdown => write!(out, "{}", emit::markdown::report(&run))?,
         Format::Json => {
             serde_json::to_writer_pretty(&mut *out, &emit::json::report(&run))
                 .map_err(io::Error::other)?;

@@ -83,8 +83,16 @@ pub struct CheckArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// One line per finding: path:line:col: rule-id: message, then a summary
     Text,
+    /// One JSON object: findings, errors, skipped files and a summary
     Json,
+    /// SARIF 2.1.0, for GitHub code scanning (upload-sarif) and other SARIF viewers
+    Sarif,
+    /// GitHub Actions workflow commands (::error file=...::), shown as annotations
+    Github,
+    /// A Markdown audit report: summary, findings by area, and a checklist
+    Markdown,
 }
 
 #[derive(Debug, Args)]

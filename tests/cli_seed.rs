@@ -192,6 +192,6 @@ fn check_reports_the_image_overrides_each_overlay_forgot() {
     .collect();
     assert_eq!(missing, expected, "{}", run.stdout);
     assert!(run.stdout.contains(
-        "newName: 123456789012.dkr.ecr.ap-southeast-2.amazonaws.com/ml-fashion-recommender/data_eda"
+        "newName: 465002806239.dkr.ecr.ap-southeast-2.amazonaws.com/ml-fashion-recommender/data_eda"
     ));
 }

@@ -1,8 +1,11 @@
-//! Output: text diagnostics, JSON, unified diffs. Everything here writes to a `Write` it is given.
+//! Output: text diagnostics, JSON, SARIF, GitHub annotations, Markdown reports, unified diffs. Everything here writes to a `Write` it is given.
 
 pub mod diff;
+pub mod github;
 pub mod json;
+pub mod markdown;
 pub mod pr;
+pub mod sarif;
 pub mod text;
 
 /// ANSI styling, applied only when colour is on.

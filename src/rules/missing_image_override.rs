@@ -56,16 +56,27 @@ impl Rule for MissingImageOverride {
                 range: at..at,
                 line: 0,
                 column: 0,
-                message: describe(m),
+                message: describe(m, resolved, file.path),
                 fix: None,
             })
             .collect()
     }
 }
 
-fn describe(m: &MissingOverride) -> String {
+fn describe(m: &MissingOverride, resolved: &Resolved, path: &str) -> String {
     let (sibling, sibling_to) = &m.sibling;
-    let suggested = suggest(&m.name, sibling, sibling_to);
+    let mut suggested = suggest(&m.name, sibling, sibling_to);
+    // Suggesting the sibling's placeholder account would copy one mistake into another.
+    if let Some(target) = resolved.accounts.target_for(path) {
+        for found in crate::locate::aws::find_accounts(&suggested.clone())
+            .into_iter()
+            .rev()
+        {
+            if resolved.accounts.is_placeholder(&found.account) {
+                suggested.replace_range(found.range, &target.account);
+            }
+        }
+    }
     format!(
         "image `{}` (named in {}) renders without a registry: no images: entry of this overlay overrides it, so the pod would pull docker.io/library/{} and fail with ImagePullBackOff; the overlay points `{sibling}` at {sibling_to}, so add `- name: {}` with `newName: {suggested}` (check the repository name)",
         m.name, m.from_path, m.name, m.name

@@ -1,0 +1,362 @@
+//! `--format markdown`: an audit report in the shape of the hand-written audit manifix grew out
+//! of — a summary, the findings grouped by area as a checklist with how to fix each, and a final
+//! checklist of what is fine and what must be fixed. No dates or absolute paths: the same input
+//! gives the same bytes, so the report can be committed or snapshot-tested.
+
+use crate::engine::Run;
+use crate::finding::{Applicability, Finding, Severity};
+use std::fmt::Write;
+
+struct Area {
+    title: &'static str,
+    rules: &'static [&'static str],
+    about: &'static str,
+}
+
+const AREAS: &[Area] = &[
+    Area {
+        title: "AWS accounts",
+        rules: &["placeholder-account", "account-mismatch"],
+        about: "Placeholder account IDs left from templates, and real accounts that differ from \
+                the target, in ECR registry hosts and ARNs (images, kustomize `images:`, IRSA \
+                role annotations, inline patches).",
+    },
+    Area {
+        title: "Image tags",
+        rules: &["mutable-tag"],
+        about: "Tags that move (`latest`, `main-latest`, branch names) let environments drift \
+                and make rollbacks pull a different image; production should use the immutable \
+                tag of a commit.",
+    },
+    Area {
+        title: "Image overrides",
+        rules: &["missing-image-override"],
+        about: "Images a base leaves for its overlays to set: an overlay that points some of \
+                them at a registry but not the others makes those pull from Docker Hub.",
+    },
+    Area {
+        title: "Image pulls / IRSA",
+        rules: &[
+            "node-role-ecr",
+            "ecr-region",
+            "image-pull-secrets-ecr",
+            "irsa-service-account",
+        ],
+        about: "Whether nodes can pull from ECR (the node role's policy, the registry's region, \
+                `imagePullSecrets`), and whether workloads, ServiceAccounts and their IRSA roles \
+                line up.",
+    },
+];
+
+const OTHER: &str = "Other";
+
+const IRSA_NOTE: &str = "> **Note on image pulls and IRSA.** On EKS the kubelet pulls images \
+with the **node's** IAM role (through the ECR credential provider, which refreshes the token \
+every 12 hours), so no `imagePullSecrets` are needed. The IRSA role on a ServiceAccount \
+(`eks.amazonaws.com/role-arn`) only gives the application's own AWS SDK calls (S3, Secrets \
+Manager, ...) their credentials: a wrong IRSA ARN breaks those calls, not image pulls.";
+
+fn area_of(rule: &str) -> &'static str {
+    AREAS
+        .iter()
+        .find(|a| a.rules.contains(&rule))
+        .map_or(OTHER, |a| a.title)
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    super::text::plural(n, one, many)
+}
+
+/// Escapes what Markdown would read as markup outside code spans (`<path>` would vanish as an
+/// HTML tag, `*/app/*` would turn italic); text inside backticks is left as written. Newlines
+/// become spaces so a message stays one list item.
+pub fn escape(text: &str) -> String {
+    let balanced = text.matches('`').count() % 2 == 0;
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut in_code = false;
+    for (i, &c) in chars.iter().enumerate() {
+        match c {
+            '\r' => {}
+            '\n' => out.push(' '),
+            '`' if balanced => {
+                in_code = !in_code;
+                out.push(c);
+            }
+            _ if in_code => out.push(c),
+            '`' | '\\' | '*' | '<' | '>' | '[' | ']' | '|' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '_' => {
+                // Intraword underscores (data_ingestion) never start emphasis in GFM.
+                let word = |j: Option<usize>| {
+                    j.and_then(|j| chars.get(j))
+                        .is_some_and(|c| c.is_alphanumeric())
+                };
+                if !(word(i.checked_sub(1)) && word(Some(i + 1))) {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn how_to_fix(f: &Finding) -> String {
+    match &f.fix {
+        Some(fix) => {
+            let command = match fix.applicability {
+                Applicability::Safe => "manifix fix",
+                Applicability::Unsafe => "manifix fix --unsafe-fixes",
+            };
+            let mut line = format!(
+                "Fix (`{command}`): {} → `{}`",
+                escape(&fix.title),
+                fix.replacement
+            );
+            if let Some(detail) = &fix.detail {
+                line.push_str(&format!(" ({})", escape(detail)));
+            }
+            line
+        }
+        None => {
+            let fixable = crate::rules::find(f.rule).is_some_and(|r| r.meta().fixable);
+            let why = if fixable {
+                "fixable by `manifix fix` once it has what the message asks for"
+            } else {
+                "no automatic fix"
+            };
+            format!("How to fix: see `manifix explain {}` ({why})", f.rule)
+        }
+    }
+}
+
+fn finding_item(md: &mut String, f: &Finding) {
+    // Info findings report what was checked; there is nothing to tick off.
+    let mark = if f.severity == Severity::Info {
+        "- ℹ️"
+    } else {
+        "- [ ]"
+    };
+    let _ = writeln!(
+        md,
+        "{mark} `{}:{}` — **{}** `{}`: {}",
+        f.path,
+        f.line,
+        f.severity.as_str(),
+        f.rule,
+        escape(&f.message)
+    );
+    if f.severity != Severity::Info {
+        let _ = writeln!(md, "  - {}", how_to_fix(f));
+    }
+}
+
+/// `4 errors, 1 warning` (only the non-zero counts); `nothing` when there are none.
+fn counts(findings: &[&Finding]) -> String {
+    let n = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    let parts: Vec<String> = [
+        (n(Severity::Error), "error", "errors"),
+        (n(Severity::Warning), "warning", "warnings"),
+        (n(Severity::Info), "note", "notes"),
+    ]
+    .into_iter()
+    .filter(|(count, _, _)| *count > 0)
+    .map(|(count, one, many)| plural(count, one, many))
+    .collect();
+    if parts.is_empty() {
+        "nothing".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+pub fn report(run: &Run) -> String {
+    let mut md = String::new();
+    let count = |s: Severity| run.findings.iter().filter(|f| f.severity == s).count();
+    let (errors, warnings, info) = (
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Info),
+    );
+    let fixable = run.findings.iter().filter(|f| f.fix.is_some()).count();
+
+    md.push_str("# manifix audit: ECR images, AWS accounts and image tags\n\n");
+    md.push_str("## Summary\n\n");
+    md.push_str("| | |\n|---|---:|\n");
+    for (label, value) in [
+        ("errors", errors),
+        ("warnings", warnings),
+        ("info", info),
+        ("fixable with `manifix fix`", fixable),
+        ("files checked", run.files_checked),
+        ("files skipped", run.skipped.len()),
+        ("file errors", run.errors.len()),
+    ] {
+        let _ = writeln!(md, "| {label} | {value} |");
+    }
+    let to_fix = errors + warnings + run.errors.len() + run.source_errors.len();
+    let status = if to_fix == 0 {
+        "✅ nothing to fix".to_string()
+    } else {
+        let mut parts = Vec::new();
+        if errors + warnings > 0 {
+            parts.push(plural(errors + warnings, "finding", "findings"));
+        }
+        if !run.errors.is_empty() {
+            parts.push(plural(run.errors.len(), "file error", "file errors"));
+        }
+        if !run.source_errors.is_empty() {
+            parts.push(plural(
+                run.source_errors.len(),
+                "source error",
+                "source errors",
+            ));
+        }
+        format!("⚠️ {} to fix", parts.join(" and "))
+    };
+    let _ = writeln!(md, "\n**Status:** {status}");
+
+    let mut titles: Vec<&'static str> = AREAS.iter().map(|a| a.title).collect();
+    if run.findings.iter().any(|f| area_of(f.rule) == OTHER) {
+        titles.push(OTHER);
+    }
+    let in_area = |title: &str| -> Vec<&Finding> {
+        run.findings
+            .iter()
+            .filter(|f| area_of(f.rule) == title)
+            .collect()
+    };
+
+    for &title in &titles {
+        let _ = writeln!(md, "\n## {title}\n");
+        if let Some(area) = AREAS.iter().find(|a| a.title == title) {
+            let rules: Vec<String> = area.rules.iter().map(|r| format!("`{r}`")).collect();
+            let _ = writeln!(md, "{} Rules: {}.\n", area.about, rules.join(", "));
+        }
+        let findings = in_area(title);
+        if findings.is_empty() {
+            md.push_str("No findings.\n");
+        }
+        for f in findings {
+            finding_item(&mut md, f);
+        }
+    }
+
+    if !run.errors.is_empty() || !run.source_errors.is_empty() {
+        md.push_str("\n## Errors\n\nThese files or sources could not be checked:\n\n");
+        for e in &run.errors {
+            let _ = writeln!(
+                md,
+                "- [ ] `{}:{}:{}` — {}",
+                e.path,
+                e.line,
+                e.column,
+                escape(&e.message)
+            );
+        }
+        for e in &run.source_errors {
+            let _ = writeln!(md, "- [ ] {}", escape(e));
+        }
+    }
+    if !run.skipped.is_empty() {
+        md.push_str("\n## Skipped files\n\n");
+        for s in &run.skipped {
+            let _ = writeln!(md, "- `{}` — {}", s.path, escape(&s.reason));
+        }
+    }
+
+    md.push_str("\n## Checklist\n\n### Fine\n\n");
+    let mut fine = 0;
+    for &title in &titles {
+        let findings = in_area(title);
+        if findings.iter().all(|f| f.severity == Severity::Info) {
+            let notes = if findings.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", counts(&findings))
+            };
+            let _ = writeln!(md, "- [x] {title}: nothing to fix{notes}");
+            fine += 1;
+        }
+    }
+    if run.errors.is_empty() {
+        let _ = writeln!(
+            md,
+            "- [x] {} read without errors",
+            plural(run.files_checked, "file", "files")
+        );
+        fine += 1;
+    }
+    if fine == 0 {
+        md.push_str("- (none)\n");
+    }
+
+    md.push_str("\n### To fix\n\n");
+    let mut open = 0;
+    for &title in &titles {
+        let findings = in_area(title);
+        if findings.iter().all(|f| f.severity == Severity::Info) {
+            continue;
+        }
+        let auto = findings.iter().filter(|f| f.fix.is_some()).count();
+        let how = if auto == findings.len() {
+            "all fixable with `manifix fix`".to_string()
+        } else if auto > 0 {
+            format!("{auto} fixable with `manifix fix`")
+        } else {
+            "no automatic fix in this run".to_string()
+        };
+        let _ = writeln!(md, "- [ ] {title}: {} ({how})", counts(&findings));
+        open += 1;
+    }
+    if !run.errors.is_empty() {
+        let _ = writeln!(
+            md,
+            "- [ ] {} that could not be read",
+            plural(run.errors.len(), "file", "files")
+        );
+        open += 1;
+    }
+    if !run.source_errors.is_empty() {
+        let _ = writeln!(
+            md,
+            "- [ ] {} that could not be resolved",
+            plural(run.source_errors.len(), "source", "sources")
+        );
+        open += 1;
+    }
+    if open == 0 {
+        md.push_str("- (nothing)\n");
+    }
+
+    let _ = writeln!(md, "\n{IRSA_NOTE}");
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_outside_code_only() {
+        assert_eq!(
+            escape("pass --source '*/x/*=<path>' or `a*b <c>`"),
+            "pass --source '\\*/x/\\*=\\<path\\>' or `a*b <c>`"
+        );
+        assert_eq!(escape("data_ingestion _x_"), "data_ingestion \\_x\\_");
+        assert_eq!(escape("odd ` tick"), "odd \\` tick");
+    }
+
+    #[test]
+    fn every_listed_rule_exists() {
+        for area in AREAS {
+            for rule in area.rules {
+                assert!(crate::rules::find(rule).is_some(), "unknown rule {rule}");
+            }
+        }
+    }
+}
