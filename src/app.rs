@@ -174,7 +174,7 @@ fn check(
 /// because a placeholder has no known replacement account.
 pub(crate) fn plan_or_stop(
     run: &Run,
-    include_unsafe: bool,
+    choice: crate::fix::FixChoice,
     err: &mut dyn Write,
     paint: Paint,
 ) -> io::Result<Option<crate::fix::FixPlan>> {
@@ -188,11 +188,18 @@ pub(crate) fn plan_or_stop(
         )?;
         return Ok(None);
     }
-    let plan = plan_fixes(run, include_unsafe);
+    let plan = plan_fixes(run, choice);
     for refused in &plan.refused {
         emit::text::file_error(err, refused, paint)?;
     }
     Ok(Some(plan))
+}
+
+pub(crate) fn fix_choice(args: &FixArgs) -> crate::fix::FixChoice {
+    crate::fix::FixChoice {
+        unsafe_fixes: args.unsafe_fixes,
+        add_missing_overrides: args.add_missing_overrides,
+    }
 }
 
 /// A placeholder was found in a file for which no real account is known.
@@ -213,7 +220,7 @@ fn fix(
         return crate::branch::fix_on_branch(args, out, err, paint_err);
     }
     let run = analyze(&options(&args.common))?;
-    let Some(plan) = plan_or_stop(&run, args.unsafe_fixes, err, paint_err)? else {
+    let Some(plan) = plan_or_stop(&run, fix_choice(&args), err, paint_err)? else {
         return Ok(EXIT_ERROR);
     };
     let mut write_failures = 0;
@@ -240,7 +247,7 @@ fn fix(
     );
     if plan.held_back > 0 {
         summary.push_str(&format!(
-            "; {} held back (unsafe; use --unsafe-fixes)",
+            "; {} held back (opt-in: --add-missing-overrides, --unsafe-fixes)",
             plan.held_back
         ));
     }

@@ -1,7 +1,7 @@
 //! `fix --branch`: run the fix on HEAD's content and commit it to a new branch, then optionally
 //! push it and describe it for a pull request.
 
-use crate::app::{options, plan_or_stop, AppError, EXIT_CLEAN, EXIT_ERROR};
+use crate::app::{fix_choice, options, plan_or_stop, AppError, EXIT_CLEAN, EXIT_ERROR};
 use crate::cli::FixArgs;
 use crate::emit::{self, Paint};
 use crate::engine::analyze;
@@ -36,7 +36,7 @@ pub fn fix_on_branch(
         None => real_root.clone(),
     });
     let run = analyze(&opts)?;
-    let Some(plan) = plan_or_stop(&run, args.unsafe_fixes, err, paint)? else {
+    let Some(plan) = plan_or_stop(&run, fix_choice(&args), err, paint)? else {
         return Ok(EXIT_ERROR);
     };
     if plan.files.is_empty() {
@@ -92,7 +92,21 @@ pub fn fix_on_branch(
     )?;
 
     if let Some(path) = &args.pr_body {
-        let unresolved: Vec<_> = run.findings.iter().filter(|f| f.fix.is_none()).collect();
+        // Everything this commit does not fix: no fix known, or an opt-in fix not chosen.
+        let fixed: std::collections::BTreeSet<(&str, usize, &str)> = plan
+            .files
+            .iter()
+            .flat_map(|f| {
+                f.fixed
+                    .iter()
+                    .map(|x| (x.path.as_str(), x.range.start, x.rule))
+            })
+            .collect();
+        let unresolved: Vec<_> = run
+            .findings
+            .iter()
+            .filter(|f| !fixed.contains(&(f.path.as_str(), f.range.start, f.rule)))
+            .collect();
         let subject = message.lines().next().unwrap_or("");
         let body = emit::pr::pull_request_body(&plan.files, &unresolved, subject);
         std::fs::write(path, body).map_err(|source| vcs::VcsError::Io {

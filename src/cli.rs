@@ -112,6 +112,11 @@ pub struct FixArgs {
     #[arg(long)]
     pub unsafe_fixes: bool,
 
+    /// Add the images: entries that missing-image-override asks for, in the overlay's own
+    /// indentation, with the registry and naming of its other entries (check the names)
+    #[arg(long)]
+    pub add_missing_overrides: bool,
+
     /// Commit the fixes to this new branch (from HEAD's content) instead of writing files;
     /// the working tree, the index and the checked-out branch are not touched
     #[arg(long, value_name = "NAME", conflicts_with = "dry_run")]

@@ -39,6 +39,8 @@ pub struct Fix {
     /// A line about what the fix is based on (for a pin: the commit), shown in diff hunks.
     pub detail: Option<String>,
     pub edits: Vec<ScalarEdit>,
+    /// Entries to append to the file's kustomize `images:` list (key/value pairs in order).
+    pub append_images: Vec<Vec<(String, String)>>,
 }
 
 #[derive(Debug, Clone)]

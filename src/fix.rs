@@ -3,7 +3,9 @@
 
 use crate::engine::{FileError, Run};
 use crate::finding::{Applicability, Finding};
-use crate::yaml::splice::plan;
+use crate::yaml::append::{append_to_sequence, Entry};
+use crate::yaml::parse;
+use crate::yaml::splice::{plan, EditError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -34,7 +36,24 @@ impl FixPlan {
     }
 }
 
-pub fn plan_fixes(run: &Run, include_unsafe: bool) -> FixPlan {
+/// Which fixes beyond the safe ones the user asked for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FixChoice {
+    /// `--unsafe-fixes`: every unsafe fix.
+    pub unsafe_fixes: bool,
+    /// `--add-missing-overrides`: the images: entries of missing-image-override.
+    pub add_missing_overrides: bool,
+}
+
+impl FixChoice {
+    fn wants(&self, finding: &Finding, fix: &crate::finding::Fix) -> bool {
+        fix.applicability == Applicability::Safe
+            || self.unsafe_fixes
+            || (self.add_missing_overrides && finding.rule == "missing-image-override")
+    }
+}
+
+pub fn plan_fixes(run: &Run, choice: FixChoice) -> FixPlan {
     let mut out = FixPlan::default();
     for file in &run.files {
         let mine: Vec<&Finding> = run
@@ -46,9 +65,7 @@ pub fn plan_fixes(run: &Run, include_unsafe: bool) -> FixPlan {
         for finding in mine {
             match &finding.fix {
                 None => out.unfixable += 1,
-                Some(fix) if fix.applicability == Applicability::Unsafe && !include_unsafe => {
-                    out.held_back += 1
-                }
+                Some(fix) if !choice.wants(finding, fix) => out.held_back += 1,
                 Some(_) => chosen.push(finding.clone()),
             }
         }
@@ -59,13 +76,29 @@ pub fn plan_fixes(run: &Run, include_unsafe: bool) -> FixPlan {
             .iter()
             .flat_map(|f| f.fix.iter().flat_map(|fix| fix.edits.iter().cloned()))
             .collect();
-        match plan(&file.text, &file.parsed, &edits) {
-            Ok(planned) if planned.text == file.text => {}
-            Ok(planned) => out.files.push(FilePlan {
+        let appended: Vec<Entry> = chosen
+            .iter()
+            .flat_map(|f| {
+                f.fix
+                    .iter()
+                    .flat_map(|fix| fix.append_images.iter().cloned())
+            })
+            .collect();
+        let planned = plan(&file.text, &file.parsed, &edits).and_then(|planned| {
+            if appended.is_empty() {
+                return Ok(planned.text);
+            }
+            // Entries are placed by structure, so they are worked out on the edited text.
+            let parsed = parse(&planned.text).map_err(|e| EditError::Reparse(e.to_string()))?;
+            append_to_sequence(&planned.text, &parsed, "images", &appended)
+        });
+        match planned {
+            Ok(text) if text == file.text => {}
+            Ok(text) => out.files.push(FilePlan {
                 path: file.entry.rel.clone(),
                 abs: file.entry.abs.clone(),
                 old: file.text.clone(),
-                new: planned.text,
+                new: text,
                 fixed: chosen,
             }),
             Err(err) => {

@@ -49,7 +49,7 @@ fn check_reports_every_placeholder_the_seed_lists() {
     assert!(placeholders[1].contains("the real account is 465002806239"));
     assert_eq!(
         lines.last().copied(),
-        Some("13 findings (9 errors, 3 warnings, 1 info; 4 fixable) in 11 files; 0 skipped; 0 file errors")
+        Some("13 findings (9 errors, 3 warnings, 1 info; 9 fixable) in 11 files; 0 skipped; 0 file errors")
     );
     // The inferred account is announced, with the reason.
     assert!(
@@ -194,4 +194,47 @@ fn check_reports_the_image_overrides_each_overlay_forgot() {
     assert!(run.stdout.contains(
         "newName: 465002806239.dkr.ecr.ap-southeast-2.amazonaws.com/ml-fashion-recommender/data_eda"
     ));
+}
+
+#[test]
+fn add_missing_overrides_appends_the_entries_and_renders_every_image_from_ecr() {
+    let (_tmp, root) = temp_fixture("seed-gitops");
+    let plain = manifix(&["fix", "--dry-run", "."], &root);
+    assert!(
+        plain
+            .stderr
+            .contains("5 held back (opt-in: --add-missing-overrides"),
+        "{}",
+        plain.stderr
+    );
+
+    let run = manifix(&["fix", "--add-missing-overrides", "."], &root);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for overlay in &OVERLAYS[1..] {
+        let render = kustomize(&root.join(overlay));
+        for line in render
+            .lines()
+            .filter(|l| l.trim_start().starts_with("image:"))
+        {
+            assert!(
+                line.contains(
+                    "465002806239.dkr.ecr.ap-southeast-2.amazonaws.com/ml-fashion-recommender/"
+                ),
+                "{overlay}: {line}"
+            );
+        }
+    }
+    let prod =
+        std::fs::read_to_string(root.join(OVERLAYS[1]).join("kustomization.yaml")).expect("read");
+    assert!(prod.contains("  - name: data-eda\n    newName: 465002806239.dkr.ecr.ap-southeast-2.amazonaws.com/ml-fashion-recommender/data_eda\n"), "{prod}");
+    let check = manifix(&["check", "."], &root);
+    assert!(
+        !check.stdout.contains("missing-image-override"),
+        "{}",
+        check.stdout
+    );
+    let snapshot = snapshot_tree(&root);
+    let again = manifix(&["fix", "--add-missing-overrides", "."], &root);
+    assert_eq!(again.code, 0);
+    assert_eq!(snapshot, snapshot_tree(&root), "second run changes nothing");
 }

@@ -105,18 +105,22 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// The command that applies a finding's fix: opt-in fixes name their flag.
+fn fix_command(f: &Finding) -> &'static str {
+    match f.fix.as_ref().map(|fix| fix.applicability) {
+        Some(Applicability::Unsafe) if f.rule == "missing-image-override" => {
+            "manifix fix --add-missing-overrides"
+        }
+        Some(Applicability::Unsafe) => "manifix fix --unsafe-fixes",
+        _ => "manifix fix",
+    }
+}
+
 fn how_to_fix(f: &Finding) -> String {
     match &f.fix {
         Some(fix) => {
-            let command = match fix.applicability {
-                Applicability::Safe => "manifix fix",
-                Applicability::Unsafe => "manifix fix --unsafe-fixes",
-            };
-            let mut line = format!(
-                "Fix (`{command}`): {} → `{}`",
-                escape(&fix.title),
-                fix.replacement
-            );
+            let command = fix_command(f);
+            let mut line = format!("Fix (`{command}`): {}", escape(&fix.title));
             if let Some(detail) = &fix.detail {
                 line.push_str(&format!(" ({})", escape(detail)));
             }
@@ -303,10 +307,14 @@ pub fn report(run: &Run) -> String {
             continue;
         }
         let auto = findings.iter().filter(|f| f.fix.is_some()).count();
+        let command = findings
+            .iter()
+            .find(|f| f.fix.is_some())
+            .map_or("manifix fix", |f| fix_command(f));
         let how = if auto == findings.len() {
-            "all fixable with `manifix fix`".to_string()
+            format!("all fixable with `{command}`")
         } else if auto > 0 {
-            format!("{auto} fixable with `manifix fix`")
+            format!("{auto} fixable with `{command}`")
         } else {
             "no automatic fix in this run".to_string()
         };

@@ -1,7 +1,7 @@
 //! `missing-image-override`: a base image an overlay forgot to point at its registry.
 
 use super::{FileInput, Rule, RuleMeta};
-use crate::finding::{Finding, Severity};
+use crate::finding::{Applicability, Finding, Fix, Severity};
 use crate::locate::images::MissingOverride;
 use crate::resolve::Resolved;
 use crate::yaml::Node;
@@ -12,7 +12,7 @@ static META: RuleMeta = RuleMeta {
     id: "missing-image-override",
     severity: Severity::Error,
     summary: "An overlay renders a base image without a registry: no images: entry overrides it, so the pod would pull from Docker Hub",
-    fixable: false,
+    fixable: true,
     explanation: "\
 What it finds
   A kustomize overlay (a render root: a kustomization nothing else includes) that renders an
@@ -35,7 +35,10 @@ Example
 Fix
   Add an images: entry to the overlay for each image reported, with the registry and naming
   the overlay's other entries use (data-ingestion -> .../ml-fashion-recommender/data_ingestion).
-  manifix reports these; it does not add the entries yet.",
+  `manifix fix --add-missing-overrides` appends those entries to the overlay's images: list in
+  its own indentation and line endings (re-parsed and checked before writing). It is opt-in
+  because the repository name is a guess from the naming scheme: check it (the seed's
+  train-model image lives in a repository called train, not train_model).",
 };
 
 impl Rule for MissingImageOverride {
@@ -49,21 +52,36 @@ impl Rule for MissingImageOverride {
             .missing_overrides
             .iter()
             .filter(|m| m.root_file == file.path)
-            .map(|m| Finding {
-                rule: META.id,
-                severity: META.severity,
-                path: file.path.to_string(),
-                range: at..at,
-                line: 0,
-                column: 0,
-                message: describe(m, resolved, file.path),
-                fix: None,
+            .map(|m| {
+                let new_name = suggested_name(m, resolved, file.path);
+                Finding {
+                    rule: META.id,
+                    severity: META.severity,
+                    path: file.path.to_string(),
+                    range: at..at,
+                    line: 0,
+                    column: 0,
+                    message: describe(m, &new_name),
+                    fix: Some(Fix {
+                        title: format!("add an images: entry for {} -> {new_name}", m.name),
+                        applicability: Applicability::Unsafe,
+                        replacement: new_name.clone(),
+                        detail: None,
+                        edits: Vec::new(),
+                        append_images: vec![vec![
+                            ("name".to_string(), m.name.clone()),
+                            ("newName".to_string(), new_name),
+                        ]],
+                    }),
+                }
             })
             .collect()
     }
 }
 
-fn describe(m: &MissingOverride, resolved: &Resolved, path: &str) -> String {
+/// The newName the overlay's other entries imply, with a placeholder account replaced by the
+/// real one when it is known.
+fn suggested_name(m: &MissingOverride, resolved: &Resolved, path: &str) -> String {
     let (sibling, sibling_to) = &m.sibling;
     let mut suggested = suggest(&m.name, sibling, sibling_to);
     // Suggesting the sibling's placeholder account would copy one mistake into another.
@@ -77,6 +95,11 @@ fn describe(m: &MissingOverride, resolved: &Resolved, path: &str) -> String {
             }
         }
     }
+    suggested
+}
+
+fn describe(m: &MissingOverride, suggested: &str) -> String {
+    let (sibling, sibling_to) = &m.sibling;
     format!(
         "image `{}` (named in {}) renders without a registry: no images: entry of this overlay overrides it, so the pod would pull docker.io/library/{} and fail with ImagePullBackOff; the overlay points `{sibling}` at {sibling_to}, so add `- name: {}` with `newName: {suggested}` (check the repository name)",
         m.name, m.from_path, m.name, m.name

@@ -126,6 +126,7 @@ fn finding(file: &FileInput, resolved: &Resolved, use_: &TagUse) -> Option<Findi
                             pin.tag
                         )),
                         edits: vec![edit],
+                        append_images: Vec::new(),
                     });
             }
             Some(PinOutcome::NoSource { suggestion }) => {

@@ -78,6 +78,7 @@ impl Rule for PlaceholderAccount {
                             replacement: t.account.clone(),
                             detail: None,
                             edits: vec![edit],
+                            append_images: Vec::new(),
                         })
                     }
                     None => {

@@ -1,6 +1,7 @@
 //! YAML handling: parse to a span-carrying model, splice edits into the original text, verify.
 
 mod align;
+pub mod append;
 pub mod model;
 pub mod parse;
 pub mod splice;

@@ -363,7 +363,7 @@ fn encode_fragment(style: Style, fragment: &str) -> Option<String> {
 
 /// Whether `value` can be written as a plain scalar, in block or flow context, and read back
 /// as the same text. Conservative: anything doubtful is quoted instead.
-fn plain_safe(value: &str) -> bool {
+pub(crate) fn plain_safe(value: &str) -> bool {
     let Some(first) = value.chars().next() else {
         return false;
     };
