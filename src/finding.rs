@@ -57,3 +57,25 @@ pub struct Finding {
     pub message: String,
     pub fix: Option<Fix>,
 }
+
+impl Finding {
+    /// A finding without a fix; the engine fills in line and column from `range`.
+    pub fn new(
+        rule: &'static str,
+        severity: Severity,
+        path: &str,
+        range: Range<usize>,
+        message: String,
+    ) -> Finding {
+        Finding {
+            rule,
+            severity,
+            path: path.to_string(),
+            range,
+            line: 0,
+            column: 0,
+            message,
+            fix: None,
+        }
+    }
+}

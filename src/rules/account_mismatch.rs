@@ -78,16 +78,13 @@ impl Rule for AccountMismatch {
                 };
                 let range = source_range(file.text, site, found.range.clone())
                     .unwrap_or(site.span.start..site.span.start);
-                out.push(Finding {
-                    rule: META.id,
-                    severity: META.severity,
-                    path: file.path.to_string(),
+                out.push(Finding::new(
+                    META.id,
+                    META.severity,
+                    file.path,
                     range,
-                    line: 0,
-                    column: 0,
                     message,
-                    fix: None,
-                });
+                ));
             }
         }
         out

@@ -62,18 +62,9 @@ impl Rule for EcrRegion {
                 let end = start + host.len();
                 let range = source_range(file.text, site, start..end)
                     .unwrap_or(site.span.start..site.span.start);
-                out.push(Finding {
-                    rule: META.id,
-                    severity: META.severity,
-                    path: file.path.to_string(),
-                    range,
-                    line: 0,
-                    column: 0,
-                    message: format!(
+                out.push(Finding::new(META.id, META.severity, file.path, range, format!(
                         "ECR registry {host} is in {region}, but the cluster runs in {cluster} ({why}): pulls cross regions (slower, paid transfer) and fail where ECR is reached through a regional VPC endpoint or a region-scoped policy"
-                    ),
-                    fix: None,
-                });
+                    )));
             }
         }
         out

@@ -63,16 +63,10 @@ impl Rule for IrsaServiceAccount {
 
     fn check(&self, file: &FileInput, resolved: &Resolved) -> Vec<Finding> {
         let mut out = Vec::new();
-        let finding = |site: &Site, severity, message: String| Finding {
-            rule: META.id,
-            severity,
-            path: file.path.to_string(),
-            range: source_range(file.text, site, 0..site.value.len())
-                .unwrap_or(site.span.start..site.span.start),
-            line: 0,
-            column: 0,
-            message,
-            fix: None,
+        let finding = |site: &Site, severity, message: String| {
+            let range = source_range(file.text, site, 0..site.value.len())
+                .unwrap_or(site.span.start..site.span.start);
+            Finding::new(META.id, severity, file.path, range, message)
         };
         for issue in &resolved.irsa {
             match issue {

@@ -64,16 +64,13 @@ impl Rule for NodeRoleEcr {
                         ),
                     )
                 };
-                Finding {
-                    rule: META.id,
+                Finding::new(
+                    META.id,
                     severity,
-                    path: grant.path.clone(),
-                    range: grant.offset..grant.offset,
-                    line: 0,
-                    column: 0,
+                    &grant.path,
+                    grant.offset..grant.offset,
                     message,
-                    fix: None,
-                }
+                )
             })
             .collect()
     }
