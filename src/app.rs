@@ -149,16 +149,7 @@ fn check(
             if missing_target(&run) {
                 writeln!(err, "note: {}", run.resolved.accounts.missing_target_help())?;
             }
-            writeln!(
-                out,
-                "{}",
-                emit::text::summary(
-                    &run.findings,
-                    run.files_checked,
-                    run.skipped.len(),
-                    run.errors.len()
-                )
-            )?;
+            writeln!(out, "{}", emit::text::run_summary(&run))?;
         }
     }
     Ok(if !run.errors.is_empty() || !run.source_errors.is_empty() {

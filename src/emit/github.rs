@@ -58,16 +58,7 @@ pub fn report(out: &mut dyn Write, run: &Run) -> io::Result<()> {
             escape_data(&s.reason)
         )?;
     }
-    writeln!(
-        out,
-        "{}",
-        super::text::summary(
-            &run.findings,
-            run.files_checked,
-            run.skipped.len(),
-            run.errors.len()
-        )
-    )
+    writeln!(out, "{}", super::text::run_summary(run))
 }
 
 #[cfg(test)]

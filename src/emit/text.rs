@@ -48,7 +48,16 @@ pub fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 /// `3 findings (3 errors, 0 warnings, 0 info; 3 fixable) in 12 files; 1 skipped; 0 file errors`
-pub fn summary(findings: &[Finding], files: usize, skipped: usize, errors: usize) -> String {
+pub fn run_summary(run: &crate::engine::Run) -> String {
+    summary(
+        &run.findings,
+        run.files_checked,
+        run.skipped.len(),
+        run.errors.len(),
+    )
+}
+
+fn summary(findings: &[Finding], files: usize, skipped: usize, errors: usize) -> String {
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
     let fixable = findings.iter().filter(|f| f.fix.is_some()).count();
     format!(

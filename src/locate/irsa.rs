@@ -12,25 +12,24 @@ pub struct FileDocs<'a> {
     pub parsed: &'a ParsedFile,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IrsaIssue {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum IrsaIssueKind {
     /// A workload names a ServiceAccount no resource of the overlay defines in its namespace.
-    MissingServiceAccount {
-        path: String,
-        /// Index of the `serviceAccountName` site in the file's located sites.
-        site: usize,
-        name: String,
-        namespace: String,
-        root: String,
-    },
+    MissingServiceAccount,
     /// A ServiceAccount with an IRSA role that no workload of the overlay uses.
-    UnusedRole {
-        path: String,
-        site: usize,
-        name: String,
-        namespace: String,
-        root: String,
-    },
+    UnusedRole,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct IrsaIssue {
+    pub path: String,
+    /// Index in the file's located sites: the `serviceAccountName` for a missing account,
+    /// the role-arn annotation for an unused role.
+    pub site: usize,
+    pub kind: IrsaIssueKind,
+    pub name: String,
+    pub namespace: String,
+    pub root: String,
 }
 
 /// Rendered identity of a resource: (namespace, name).
@@ -56,32 +55,26 @@ pub fn irsa_issues(docs: &[FileDocs], images: &[FileImages], graph: &Graph) -> V
         } else {
             root
         };
-        for ((namespace, name), (path, site)) in &facts.used {
-            if !facts.defined.contains(&(namespace.clone(), name.clone()))
-                && !facts.mentioned.contains(name)
-            {
-                out.push(IrsaIssue::MissingServiceAccount {
-                    path: path.clone(),
-                    site: *site,
-                    name: name.clone(),
-                    namespace: namespace.clone(),
-                    root: shown_root.clone(),
-                });
+        let issue = |kind, (namespace, name): &Key, (path, site): &(String, usize)| IrsaIssue {
+            path: path.clone(),
+            site: *site,
+            kind,
+            name: name.clone(),
+            namespace: namespace.clone(),
+            root: shown_root.clone(),
+        };
+        for (key, at) in &facts.used {
+            if !facts.defined.contains(key) && !facts.mentioned.contains(&key.1) {
+                out.push(issue(IrsaIssueKind::MissingServiceAccount, key, at));
             }
         }
-        for ((namespace, name), (path, site)) in &facts.with_role {
-            if !facts.used.contains_key(&(namespace.clone(), name.clone())) {
-                out.push(IrsaIssue::UnusedRole {
-                    path: path.clone(),
-                    site: *site,
-                    name: name.clone(),
-                    namespace: namespace.clone(),
-                    root: shown_root.clone(),
-                });
+        for (key, at) in &facts.with_role {
+            if !facts.used.contains_key(key) {
+                out.push(issue(IrsaIssueKind::UnusedRole, key, at));
             }
         }
     }
-    out.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+    out.sort();
     out.dedup();
     out
 }

@@ -3,7 +3,7 @@
 
 use super::{FileInput, Rule, RuleMeta};
 use crate::finding::{Finding, Severity};
-use crate::locate::irsa::IrsaIssue;
+use crate::locate::irsa::{IrsaIssue, IrsaIssueKind};
 use crate::locate::{source_range, Role, Site};
 use crate::resolve::Resolved;
 use regex::Regex;
@@ -68,38 +68,24 @@ impl Rule for IrsaServiceAccount {
                 .unwrap_or(site.span.start..site.span.start);
             Finding::new(META.id, severity, file.path, range, message)
         };
-        for issue in &resolved.irsa {
-            match issue {
-                IrsaIssue::MissingServiceAccount {
-                    path,
-                    site,
-                    name,
-                    namespace,
-                    root,
-                } if path == file.path => {
-                    let Some(site) = file.located.sites.get(*site) else {
-                        continue;
-                    };
-                    out.push(finding(site, Severity::Error, format!(
-                        "serviceAccountName `{name}`: overlay {root} defines no ServiceAccount `{name}` in namespace `{namespace}`, so its pods are not created (serviceaccount not found); define it there, with its eks.amazonaws.com/role-arn annotation if the app calls AWS"
-                    )));
-                }
-                IrsaIssue::UnusedRole {
-                    path,
-                    site,
-                    name,
-                    namespace,
-                    root,
-                } if path == file.path => {
-                    let Some(site) = file.located.sites.get(*site) else {
-                        continue;
-                    };
-                    out.push(finding(site, Severity::Info, format!(
-                        "ServiceAccount `{name}` (namespace `{namespace}`) carries an IRSA role that no workload of overlay {root} uses: check serviceAccountName and the namespace"
-                    )));
-                }
-                _ => {}
-            }
+        for issue in resolved.irsa.iter().filter(|i| i.path == file.path) {
+            let Some(site) = file.located.sites.get(issue.site) else {
+                continue;
+            };
+            let IrsaIssue {
+                name,
+                namespace,
+                root,
+                ..
+            } = issue;
+            out.push(match issue.kind {
+                IrsaIssueKind::MissingServiceAccount => finding(site, Severity::Error, format!(
+                    "serviceAccountName `{name}`: overlay {root} defines no ServiceAccount `{name}` in namespace `{namespace}`, so its pods are not created (serviceaccount not found); define it there, with its eks.amazonaws.com/role-arn annotation if the app calls AWS"
+                )),
+                IrsaIssueKind::UnusedRole => finding(site, Severity::Info, format!(
+                    "ServiceAccount `{name}` (namespace `{namespace}`) carries an IRSA role that no workload of overlay {root} uses: check serviceAccountName and the namespace"
+                )),
+            });
         }
         for site in &file.located.sites {
             if !matches!(site.role, Role::IrsaRoleArn { .. }) || is_substituted(&site.value) {
