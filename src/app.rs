@@ -6,6 +6,7 @@ use crate::emit::{self, Paint};
 use crate::engine::{analyze, Run, RunError, RunOptions};
 use crate::finding::Severity;
 use crate::fix::{plan_fixes, write_file};
+use crate::recipe::{Recipe, RecipeError};
 use crate::resolve::Origin;
 use crate::rules;
 use std::io::{self, IsTerminal, Write};
@@ -25,6 +26,10 @@ pub enum AppError {
     UnknownRule(String),
     #[error(transparent)]
     Vcs(#[from] crate::vcs::VcsError),
+    #[error(transparent)]
+    Recipe(#[from] RecipeError),
+    #[error("{0}")]
+    Usage(String),
 }
 
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, AppError> {
@@ -33,6 +38,8 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, App
     match cli.command {
         Command::Check(args) => check(args, out, err, paint_out, paint_err),
         Command::Fix(args) => fix(args, out, err, paint_out, paint_err),
+        Command::Bulk(args) => crate::bulk::run(args, out, err, paint_err),
+        Command::Recipes { name } => recipes(name.as_deref(), out),
         Command::Rules => {
             for rule in rules::all() {
                 let m = rule.meta();
@@ -63,6 +70,42 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, App
     }
 }
 
+/// `manifix recipes`: the built-ins, or one of them in full.
+fn recipes(name: Option<&str>, out: &mut dyn Write) -> Result<u8, AppError> {
+    let Some(name) = name else {
+        for (name, text) in crate::recipe::BUILTINS {
+            let recipe = Recipe::outline(text, name)?;
+            let params: Vec<String> = recipe
+                .params
+                .iter()
+                .map(|p| {
+                    if p.required {
+                        format!("--set {}=...", p.name)
+                    } else {
+                        format!("[--set {}=...]", p.name)
+                    }
+                })
+                .collect();
+            writeln!(out, "{:<26} {}", recipe.name, recipe.description)?;
+            if !params.is_empty() {
+                writeln!(out, "{:<26} {}", "", params.join(" "))?;
+            }
+        }
+        writeln!(
+            out,
+            "\n`manifix recipes NAME` prints one; a recipe file of your own works wherever a name does."
+        )?;
+        return Ok(EXIT_CLEAN);
+    };
+    let Some((_, text)) = crate::recipe::BUILTINS.iter().find(|(n, _)| *n == name) else {
+        return Err(AppError::Usage(format!(
+            "no built-in recipe named {name:?}; `manifix recipes` lists them"
+        )));
+    };
+    write!(out, "{text}")?;
+    Ok(EXIT_CLEAN)
+}
+
 fn paint(choice: ColorChoice, terminal: bool) -> Paint {
     let on = match choice {
         ColorChoice::Always => true,
@@ -72,13 +115,17 @@ fn paint(choice: ColorChoice, terminal: bool) -> Paint {
     Paint { on }
 }
 
-pub(crate) fn options(common: &Common) -> RunOptions {
+pub(crate) fn options(common: &Common) -> Result<RunOptions, AppError> {
     let cwd = PathBuf::from(".");
     let root = match common.paths.as_slice() {
         [one] if one.is_dir() => one.clone(),
         _ => cwd,
     };
-    RunOptions {
+    let recipe = match &common.recipe {
+        Some(spec) => Some(std::sync::Arc::new(Recipe::load(spec, &common.sets)?)),
+        None => None,
+    };
+    Ok(RunOptions {
         root,
         paths: common.paths.clone(),
         account: common.account.clone(),
@@ -86,7 +133,8 @@ pub(crate) fn options(common: &Common) -> RunOptions {
         sources: common.sources.clone(),
         strict: common.strict,
         source_base: None,
-    }
+        recipe,
+    })
 }
 
 /// Errors, skipped files and how the target account was chosen, on stderr.
@@ -125,7 +173,7 @@ fn check(
     paint_out: Paint,
     paint_err: Paint,
 ) -> Result<u8, AppError> {
-    let opts = options(&args.common);
+    let opts = options(&args.common)?;
     let run = analyze(&opts)?;
     match args.format {
         Format::Sarif => {
@@ -210,7 +258,7 @@ fn fix(
     if args.branch.is_some() {
         return crate::branch::fix_on_branch(args, out, err, paint_err);
     }
-    let run = analyze(&options(&args.common))?;
+    let run = analyze(&options(&args.common)?)?;
     let Some(plan) = plan_or_stop(&run, fix_choice(&args), err, paint_err)? else {
         return Ok(EXIT_ERROR);
     };

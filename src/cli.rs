@@ -36,6 +36,13 @@ pub enum Command {
     Check(CheckArgs),
     /// Fix what can be fixed safely: show a diff (--dry-run) or write the files
     Fix(FixArgs),
+    /// Run one recipe over many repositories: in parallel, resumable, shardable
+    Bulk(BulkArgs),
+    /// List the built-in recipes, or print one (to copy and adapt)
+    Recipes {
+        /// Print this recipe's YAML and parameters
+        name: Option<String>,
+    },
     /// List the rules
     Rules,
     /// Explain a rule: what it finds, why it matters, how it is fixed
@@ -69,6 +76,15 @@ pub struct Common {
     /// Also report semver tags (v1.2.3), which are immutable only by convention, as info
     #[arg(long)]
     pub strict: bool,
+
+    /// Run a recipe instead of every rule: a built-in name (`manifix recipes` lists them) or a
+    /// recipe file. Only its rules run, its steps rewrite values, its paths limit the files.
+    #[arg(long, value_name = "NAME|FILE")]
+    pub recipe: Option<String>,
+
+    /// A recipe parameter, e.g. --set to=465002806239 (repeatable)
+    #[arg(long = "set", value_name = "NAME=VALUE", requires = "recipe")]
+    pub sets: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -141,4 +157,78 @@ pub struct FixArgs {
     /// With --branch: author and committer, "Name <email>" (default: git config user)
     #[arg(long, value_name = "NAME <EMAIL>", requires = "branch")]
     pub author: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  manifix bulk --recipe fix-placeholder-accounts --repos repos.txt --dry-run\n  manifix bulk --recipe migrate-account --set from=111111111111 --set to=465002806239 \\\n      --repos ~/src --branch manifix/migrate-account --push origin --report migrate.json\n  manifix bulk --recipe pin-mutable-tags --repos repos.txt --branch manifix/pin --shard 2/8 --report shard-2.json\n\nRepository list: one local path (relative to the list file) or clone URL per line; # starts a comment.\nURLs are cloned (bare) into --cache and updated on each run; they need --dry-run or --branch.\nWithout --dry-run or --branch, the fixes are written into the working trees of local repositories.\nExit status: 0 every repository done, 2 when any repository failed or had errors."
+)]
+pub struct BulkArgs {
+    /// The recipe: a built-in name (`manifix recipes`) or a recipe file
+    #[arg(long, value_name = "NAME|FILE")]
+    pub recipe: String,
+
+    /// A recipe parameter, e.g. --set to=465002806239 (repeatable)
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub sets: Vec<String>,
+
+    /// A file listing repositories (paths or clone URLs, one per line), or a directory whose
+    /// git repositories are all taken
+    #[arg(long, value_name = "LIST|DIR")]
+    pub repos: PathBuf,
+
+    /// Repositories worked on at once (default: the number of CPUs)
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Work out the changes and report them; write and commit nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// With --dry-run: print each repository's diff
+    #[arg(long, requires = "dry_run")]
+    pub diff: bool,
+
+    /// Commit each repository's fixes to this new branch (from its HEAD), not touching its
+    /// working tree
+    #[arg(long, value_name = "NAME", conflicts_with = "dry_run")]
+    pub branch: Option<String>,
+
+    /// With --branch: push the branch to this remote of each repository
+    #[arg(long, value_name = "REMOTE", requires = "branch")]
+    pub push: Option<String>,
+
+    /// With --branch: the commit's subject line
+    #[arg(long, value_name = "MSG", requires = "branch")]
+    pub message: Option<String>,
+
+    /// With --branch: author and committer, "Name <email>" (default: each repository's git config)
+    #[arg(long, value_name = "NAME <EMAIL>", requires = "branch")]
+    pub author: Option<String>,
+
+    /// With --branch: move the branch where it exists (and force-push it)
+    #[arg(long, requires = "branch")]
+    pub force: bool,
+
+    /// Write a JSON report here as repositories finish; running again with the same report
+    /// skips the repositories it records as done
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// Take only shard K of N (1-based): a stable split by repository, for CI matrices and
+    /// Kubernetes Indexed Jobs (K = JOB_COMPLETION_INDEX + 1)
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+
+    /// Where clone URLs are cloned (default: $XDG_CACHE_HOME/manifix/repos or ~/.cache/manifix/repos)
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+
+    /// Map images to the git repository that builds them, as for `fix` (repeatable)
+    #[arg(long = "source", value_name = "GLOB=REPO")]
+    pub sources: Vec<String>,
+
+    /// No progress line, even on a terminal
+    #[arg(long, short)]
+    pub quiet: bool,
 }

@@ -35,6 +35,8 @@ pub struct RunOptions {
     /// Where relative `sources[].repo` paths of the config are resolved, when not next to the
     /// config file (a run over a snapshot of HEAD resolves them in the real checkout).
     pub source_base: Option<PathBuf>,
+    /// A recipe: only its rules run, its steps rewrite values, its paths scope the findings.
+    pub recipe: Option<std::sync::Arc<crate::recipe::Recipe>>,
 }
 
 /// A file that could not be handled: reported with its position, left untouched.
@@ -143,9 +145,19 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     }
     run.files_checked = run.files.len();
 
-    let mut accounts = AccountResolver::new(&config, opts.account.as_deref());
+    let recipe = opts.recipe.as_deref();
+    let account = opts
+        .account
+        .as_deref()
+        .or_else(|| recipe.and_then(|r| r.account()));
+    let mut accounts = AccountResolver::new(&config, account);
     accounts.infer_from(&census);
-    let sources = sources(&config, opts)?;
+    let mut sources = sources(&config, opts)?;
+    if let Some(template) = recipe.and_then(|r| r.tag_template()) {
+        for source in sources.iter_mut().filter(|s| s.template.is_none()) {
+            source.template = Some(template.to_string());
+        }
+    }
     let policy = TagPolicy::new(&config.tags.mutable)
         .map_err(|e| RunError::BadSource(format!("tags.mutable in manifix.yaml: {e}")))?;
     let graph = Graph::build(run.files.iter().map(|f| (f.entry.rel.as_str(), &f.parsed)));
@@ -193,7 +205,13 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         strict: opts.strict,
     };
 
-    for file in &run.files {
+    // With a recipe, a rule runs only when the recipe names it.
+    let level_of = |id: &str| match recipe {
+        Some(r) if !r.runs_rule(id) => Some(Level::Allow),
+        _ => config.rules.get(id).copied(),
+    };
+    let in_scope = |path: &str| recipe.is_none_or(|r| r.covers(path));
+    for file in run.files.iter().filter(|f| in_scope(&f.entry.rel)) {
         let input = FileInput {
             path: &file.entry.rel,
             text: &file.text,
@@ -201,26 +219,33 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
             located: &file.located,
         };
         let lines = LineIndex::new(&file.text);
+        let mut found = Vec::new();
         for rule in rules::all() {
-            let level = config.rules.get(rule.meta().id).copied();
+            let level = level_of(rule.meta().id);
             if level == Some(Level::Allow) {
                 continue;
             }
             for mut finding in rule.check(&input, &run.resolved) {
-                (finding.line, finding.column) = lines.line_col(finding.range.start);
                 finding.severity = match level {
                     Some(Level::Warn) => Severity::Warning,
                     Some(Level::Deny) => Severity::Error,
                     _ => finding.severity,
                 };
-                if !suppressed(&file.parsed, &lines, finding.rule, finding.line) {
-                    run.findings.push(finding);
-                }
+                found.push(finding);
+            }
+        }
+        if let Some(recipe) = recipe {
+            found.extend(crate::recipe::steps::step_findings(recipe, &input));
+        }
+        for mut finding in found {
+            (finding.line, finding.column) = lines.line_col(finding.range.start);
+            if !suppressed(&file.parsed, &lines, finding.rule, finding.line) {
+                run.findings.push(finding);
             }
         }
     }
     for rule in rules::all() {
-        let level = config.rules.get(rule.meta().id).copied();
+        let level = level_of(rule.meta().id);
         if level == Some(Level::Allow) {
             continue;
         }
@@ -228,6 +253,9 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
             let Some((_, text)) = terraform.iter().find(|(p, _)| *p == finding.path) else {
                 continue;
             };
+            if !in_scope(&finding.path) {
+                continue;
+            }
             (finding.line, finding.column) = LineIndex::new(text).line_col(finding.range.start);
             if level == Some(Level::Warn) && finding.severity == Severity::Error {
                 finding.severity = Severity::Warning;

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod branch;
+pub mod bulk;
 pub mod cli;
 pub mod config;
 pub mod discover;
@@ -11,6 +12,7 @@ pub mod engine;
 pub mod finding;
 pub mod fix;
 pub mod locate;
+pub mod recipe;
 pub mod resolve;
 pub mod rules;
 pub mod text;

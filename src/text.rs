@@ -37,9 +37,23 @@ impl LineIndex {
     }
 }
 
+/// A hash that is the same on every machine and every run (FNV-1a, 64 bits): for picking a
+/// repository's shard and fingerprinting a recipe, where std's randomised hasher would not do.
+pub fn stable_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::LineIndex;
+    use super::{stable_hash, LineIndex};
+
+    #[test]
+    fn stable_hash_is_fnv1a() {
+        assert_eq!(stable_hash(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(stable_hash("a"), 0xaf63_dc4c_8601_ec8c);
+    }
 
     #[test]
     fn counts_lines_and_characters() {

@@ -84,12 +84,8 @@ pub fn snapshot_head(repo: &Repository, root: &Path) -> Result<HeadSnapshot, Vcs
     };
     let commit = head.peel_to_commit()?;
     let tree = commit.tree()?;
-    let workdir = repo
-        .workdir()
-        .ok_or_else(|| {
-            VcsError::Git("the repository is bare: fix --branch needs a work tree".into())
-        })?
-        .to_path_buf();
+    // A bare repository (a bulk run's clone cache) has no work tree: its top is the git dir.
+    let workdir = repo.workdir().unwrap_or(repo.path()).to_path_buf();
     let root_real = root.canonicalize().map_err(|source| VcsError::Io {
         path: root.display().to_string(),
         source,
@@ -198,7 +194,19 @@ pub fn commit_to_branch(
     check_branch(repo, branch, force)?;
     let refname = format!("refs/heads/{branch}");
     let head = repo.find_commit(snapshot.head)?;
-    let tree = head.tree()?;
+    let new_tree = repo.find_tree(fixed_tree(repo, snapshot, files)?)?;
+    let commit = repo.commit(None, signature, signature, message, &new_tree, &[&head])?;
+    repo.reference(&refname, commit, force, "manifix fix --branch")?;
+    Ok(commit)
+}
+
+/// HEAD's tree with the planned files' new content, written to the object database.
+pub fn fixed_tree(
+    repo: &Repository,
+    snapshot: &HeadSnapshot,
+    files: &[FilePlan],
+) -> Result<Oid, VcsError> {
+    let tree = repo.find_commit(snapshot.head)?.tree()?;
     let mut update = TreeUpdateBuilder::new();
     for file in files {
         let path = snapshot.repo_path(&file.path);
@@ -209,10 +217,18 @@ pub fn commit_to_branch(
         let blob = repo.blob(file.new.as_bytes())?;
         update.upsert(path.as_str(), blob, mode);
     }
-    let new_tree = repo.find_tree(update.create_updated(repo, &tree)?)?;
-    let commit = repo.commit(None, signature, signature, message, &new_tree, &[&head])?;
-    repo.reference(&refname, commit, force, "manifix fix --branch")?;
-    Ok(commit)
+    Ok(update.create_updated(repo, &tree)?)
+}
+
+/// The commit `branch` points to when it already holds exactly `tree` on top of HEAD: the same
+/// fixes committed by an earlier run, which a re-run leaves as they are.
+pub fn branch_holding(repo: &Repository, branch: &str, tree: Oid, head: Oid) -> Option<Oid> {
+    let commit = repo
+        .find_reference(&format!("refs/heads/{branch}"))
+        .ok()?
+        .peel_to_commit()
+        .ok()?;
+    (commit.tree_id() == tree && commit.parent_id(0).ok() == Some(head)).then(|| commit.id())
 }
 
 /// Refuses a branch name that is invalid, exists (without `force`), or is checked out (even

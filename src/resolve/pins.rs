@@ -232,7 +232,7 @@ fn infer_template(target: &TagUse, uses: &[TagUse]) -> (String, Option<String>) 
     )
 }
 
-fn validate_template(template: &str) -> Result<(), String> {
+pub fn validate_template(template: &str) -> Result<(), String> {
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         let close = rest[open..]
