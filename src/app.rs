@@ -55,6 +55,10 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, App
             Ok(EXIT_CLEAN)
         }
         Command::Explain { rule } => {
+            if let Some(text) = crate::recipe::steps::explain(&rule) {
+                writeln!(out, "{text}")?;
+                return Ok(EXIT_CLEAN);
+            }
             let rule = rules::find(&rule).ok_or(AppError::UnknownRule(rule))?;
             let m = rule.meta();
             writeln!(

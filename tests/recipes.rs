@@ -68,6 +68,15 @@ fn recipes_lists_the_builtins_and_prints_one() {
         ))
         .unwrap()
     );
+    for step in ["replace-account", "move-registry", "set-region", "pin-tags"] {
+        let explained = manifix(&["explain", step], tmp.path());
+        assert_eq!(explained.code, 0);
+        assert!(
+            explained.stdout.starts_with(&format!("{step} {{")),
+            "{}",
+            explained.stdout
+        );
+    }
     let missing = manifix(&["recipes", "no-such"], tmp.path());
     assert_eq!(missing.code, 2);
     assert!(

@@ -8,6 +8,45 @@ use crate::locate::aws::{find_accounts, AccountSite};
 use crate::locate::source_range;
 use crate::rules::FileInput;
 
+/// What `manifix explain STEP` prints for a recipe step (its findings carry the step's name).
+pub fn explain(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "replace-account" => {
+            "\
+replace-account {from, to} (recipe step)
+
+Every ECR registry host (<account>.dkr.ecr.<region>.amazonaws.com) and ARN naming account `from`
+names `to` instead: the twelve digits change and nothing else. A 12-digit number anywhere else is
+never touched. Used by the built-in recipe migrate-account."
+        }
+        "move-registry" => {
+            "\
+move-registry {from, to} (recipe step)
+
+A value that starts with `from` (a registry host, optionally with a repository prefix) followed
+by `/`, `:`, `@` or its end starts with `to` instead: `host/team/app:v1` moves, `host/team-b/app`
+does not. Every string value in scope is considered, kustomize images[].name included, which is
+right when the base that names the image is in the same repository."
+        }
+        "set-region" => {
+            "\
+set-region {from, to} (recipe step)
+
+ECR registry hosts in region `from`, and ARNs whose region field is `from`, get region `to`.
+IAM ARNs have no region and stay as they are. Used by the built-in recipe migrate-ecr-region."
+        }
+        "pin-tags" => {
+            "\
+pin-tags {template} (recipe step)
+
+Runs the mutable-tag rule's fix: each mutable tag is pinned to the tag CI built from the commit
+its branch points to, written with `template` ({branch}, {sha}, {sha7}..{sha40}, {date}) unless
+the image's source in manifix.yaml has its own. `manifix explain mutable-tag` tells more."
+        }
+        _ => return None,
+    })
+}
+
 /// The findings (with fixes) that the recipe's rewrite steps make in one file.
 pub fn step_findings(recipe: &Recipe, file: &FileInput) -> Vec<Finding> {
     let steps: Vec<&Step> = recipe.rewrite_steps().collect();
