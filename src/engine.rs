@@ -6,7 +6,7 @@ use crate::discover::{discover, FileEntry, FileKind};
 use crate::finding::{Finding, Severity};
 use crate::locate::aws::find_accounts;
 use crate::locate::images::{missing_overrides, tag_uses, FileImages};
-use crate::locate::irsa::{irsa_issues, FileDocs};
+use crate::locate::irsa::irsa_issues;
 use crate::locate::kustomize::Graph;
 use crate::locate::tags::TagPolicy;
 use crate::locate::terraform::node_role_grants;
@@ -57,12 +57,18 @@ pub struct SkippedFile {
     pub warning: bool,
 }
 
-/// A parsed YAML file kept for the fix stage.
+/// A YAML file as the run keeps it: only what rules and fixes can use, so that memory follows
+/// what a repository holds to fix rather than its size.
 #[derive(Debug)]
 pub struct Analyzed {
     pub entry: FileEntry,
+    /// The text; empty when no site of the file is relevant (nothing there can be reported).
     pub text: String,
-    pub parsed: ParsedFile,
+    /// The parse, kept for kustomization files only (the graph and `images:` edits read it);
+    /// the fix stage parses other files again.
+    pub parsed: Option<ParsedFile>,
+    /// Comments, for `# manifix: ignore[...]`; empty when the text is not kept.
+    pub comments: Vec<crate::yaml::Comment>,
     pub located: Located,
 }
 
@@ -124,7 +130,17 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
 
     let mut census = AccountCensus::default();
     let mut terraform: Vec<(String, String)> = Vec::new();
-    for loaded in load_all(discovered.files) {
+    // Registry prefixes a recipe moves: values starting with them are kept wherever they are.
+    let keep_prefixes: Vec<String> = opts
+        .recipe
+        .iter()
+        .flat_map(|r| r.steps.iter())
+        .filter_map(|s| match s {
+            crate::recipe::Step::MoveRegistry { from, .. } => Some(from.clone()),
+            _ => None,
+        })
+        .collect();
+    for loaded in load_all(discovered.files, &keep_prefixes) {
         match loaded {
             Loaded::Yaml(file) => {
                 record_yaml_accounts(&file, &mut census);
@@ -160,7 +176,11 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     }
     let policy = TagPolicy::new(&config.tags.mutable)
         .map_err(|e| RunError::BadSource(format!("tags.mutable in manifix.yaml: {e}")))?;
-    let graph = Graph::build(run.files.iter().map(|f| (f.entry.rel.as_str(), &f.parsed)));
+    let graph = Graph::build(
+        run.files
+            .iter()
+            .filter_map(|f| Some((f.entry.rel.as_str(), f.parsed.as_ref()?))),
+    );
     let file_images: Vec<FileImages> = run
         .files
         .iter()
@@ -169,21 +189,15 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
             located: &f.located,
         })
         .collect();
-    let images = tag_uses(&file_images, &graph, &policy);
+    let mut images = tag_uses(&file_images, &graph, &policy);
+    // Rules look up a file's uses by path (resolve::for_path).
+    images.sort_by(|a, b| a.path.cmp(&b.path));
     let missing_overrides = missing_overrides(&file_images, &graph);
     let pins = resolve_pins(&images, &sources, &GitResolver::default());
     run.source_errors = pins.source_errors.clone();
     let cluster_region = cluster_region(&config, &run.files, &accounts);
     let overlay_accounts = overlay_accounts(&run.files, &graph, &accounts);
-    let docs: Vec<FileDocs> = run
-        .files
-        .iter()
-        .map(|f| FileDocs {
-            path: &f.entry.rel,
-            parsed: &f.parsed,
-        })
-        .collect();
-    let irsa = irsa_issues(&docs, &file_images, &graph);
+    let irsa = irsa_issues(&file_images, &graph);
     let (node_role, tf_errors) = node_role_grants(&terraform);
     for e in tf_errors {
         // Terraform is only read for context: a file the parser cannot read is passed over.
@@ -215,7 +229,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         let input = FileInput {
             path: &file.entry.rel,
             text: &file.text,
-            parsed: &file.parsed,
+            parsed: file.parsed.as_ref(),
             located: &file.located,
         };
         let lines = LineIndex::new(&file.text);
@@ -239,7 +253,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         }
         for mut finding in found {
             (finding.line, finding.column) = lines.line_col(finding.range.start);
-            if !suppressed(&file.parsed, &lines, finding.rule, finding.line) {
+            if !suppressed(&file.comments, &lines, finding.rule, finding.line) {
                 run.findings.push(finding);
             }
         }
@@ -429,8 +443,13 @@ fn absolute_repo(repo: &str, base: &Path) -> String {
 
 /// `# manifix: ignore[rule-id]` (or `ignore[rule-a, rule-b]`, or a bare `ignore` for all rules)
 /// on the finding's line or on the line above it.
-fn suppressed(parsed: &ParsedFile, lines: &LineIndex, rule: &str, line: usize) -> bool {
-    parsed.comments.iter().any(|c| {
+fn suppressed(
+    comments: &[crate::yaml::Comment],
+    lines: &LineIndex,
+    rule: &str,
+    line: usize,
+) -> bool {
+    comments.iter().any(|c| {
         let at = lines.line_col(c.offset).0;
         if at != line && at + 1 != line {
             return false;
@@ -464,7 +483,7 @@ fn record_yaml_accounts(file: &Analyzed, census: &mut AccountCensus) {
 }
 
 /// Reads and parses files on every core; results come back in input order.
-fn load_all(files: Vec<FileEntry>) -> Vec<Loaded> {
+fn load_all(files: Vec<FileEntry>, keep_prefixes: &[String]) -> Vec<Loaded> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Loaded)>> = Mutex::new(Vec::with_capacity(files.len()));
     let workers = std::thread::available_parallelism()
@@ -475,7 +494,7 @@ fn load_all(files: Vec<FileEntry>) -> Vec<Loaded> {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(entry) = files.get(i) else { break };
-                let loaded = load(entry.clone());
+                let loaded = load(entry.clone(), keep_prefixes);
                 if let Ok(mut r) = results.lock() {
                     r.push((i, loaded));
                 }
@@ -487,7 +506,7 @@ fn load_all(files: Vec<FileEntry>) -> Vec<Loaded> {
     results.into_iter().map(|(_, l)| l).collect()
 }
 
-fn load(entry: FileEntry) -> Loaded {
+fn load(entry: FileEntry, keep_prefixes: &[String]) -> Loaded {
     let skip = |entry: &FileEntry, reason: &str, warning: bool| {
         Loaded::Skipped(SkippedFile {
             path: entry.rel.clone(),
@@ -542,11 +561,19 @@ fn load(entry: FileEntry) -> Loaded {
         }
     };
     let file_name = entry.abs.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let located = locate(&parsed, file_name);
+    let mut located = locate(&parsed, file_name);
+    located.retain_relevant(keep_prefixes);
+    let kustomization = crate::locate::kustomize::is_kustomization_file(&entry.rel);
+    let relevant = kustomization || !located.sites.is_empty();
     Loaded::Yaml(Box::new(Analyzed {
         entry,
-        text,
-        parsed,
+        text: if relevant { text } else { String::new() },
+        comments: if relevant {
+            parsed.comments.clone()
+        } else {
+            Vec::new()
+        },
+        parsed: kustomization.then_some(parsed),
         located,
     }))
 }

@@ -56,11 +56,7 @@ impl FixChoice {
 pub fn plan_fixes(run: &Run, choice: FixChoice) -> FixPlan {
     let mut out = FixPlan::default();
     for file in &run.files {
-        let mine: Vec<&Finding> = run
-            .findings
-            .iter()
-            .filter(|f| f.path == file.entry.rel)
-            .collect();
+        let mine = crate::resolve::for_path(&run.findings, &file.entry.rel, |f| &f.path);
         let mut chosen = Vec::new();
         for finding in mine {
             match &finding.fix {
@@ -84,7 +80,28 @@ pub fn plan_fixes(run: &Run, choice: FixChoice) -> FixPlan {
                     .flat_map(|fix| fix.append_images.iter().cloned())
             })
             .collect();
-        let planned = plan(&file.text, &file.parsed, &edits).and_then(|planned| {
+        // Only kustomizations keep their parse; the parse is deterministic, so parsing again
+        // gives the scalar ordinals the edits were made against.
+        let reparsed;
+        let parsed = match &file.parsed {
+            Some(p) => p,
+            None => match parse(&file.text) {
+                Ok(p) => {
+                    reparsed = p;
+                    &reparsed
+                }
+                Err(e) => {
+                    out.refused.push(FileError {
+                        path: file.entry.rel.clone(),
+                        line: e.line,
+                        column: e.column,
+                        message: format!("not fixed, file left untouched: {}", e.message),
+                    });
+                    continue;
+                }
+            },
+        };
+        let planned = plan(&file.text, parsed, &edits).and_then(|planned| {
             if appended.is_empty() {
                 return Ok(planned.text);
             }

@@ -26,6 +26,7 @@ impl SourceTexts {
         let mut texts: HashMap<String, String> = run
             .files
             .iter()
+            .filter(|f| !f.text.is_empty())
             .map(|f| (f.entry.rel.clone(), f.text.clone()))
             .collect();
         for f in &run.findings {

@@ -3,14 +3,8 @@
 
 use super::images::FileImages;
 use super::kustomize::{Graph, Kustomization};
-use crate::yaml::{Node, ParsedFile};
+use super::DocFacts;
 use std::collections::{BTreeMap, BTreeSet};
-
-/// One file as this pass sees it: its parse and located sites.
-pub struct FileDocs<'a> {
-    pub path: &'a str,
-    pub parsed: &'a ParsedFile,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum IrsaIssueKind {
@@ -35,14 +29,14 @@ pub struct IrsaIssue {
 /// Rendered identity of a resource: (namespace, name).
 type Key = (String, String);
 
-pub fn irsa_issues(docs: &[FileDocs], images: &[FileImages], graph: &Graph) -> Vec<IrsaIssue> {
+pub fn irsa_issues(files: &[FileImages], graph: &Graph) -> Vec<IrsaIssue> {
     // Render root → (service accounts defined, service accounts used, role-arn sites).
     let mut per_root: BTreeMap<String, RootFacts> = BTreeMap::new();
-    for (doc_file, img_file) in docs.iter().zip(images) {
-        for chain in graph.chains_for(doc_file.path) {
+    for file in files {
+        for chain in graph.chains_for(file.path) {
             let Some(root) = chain.last() else { continue };
             let facts = per_root.entry(root.dir.clone()).or_default();
-            collect(doc_file, img_file, &chain, facts);
+            collect(file, &chain, facts);
         }
     }
     let mut out = Vec::new();
@@ -92,28 +86,20 @@ struct RootFacts {
 }
 
 /// The namespace a resource renders in: the outermost kustomization that sets one wins.
-fn namespace_of(doc: &Node, chain: &[&Kustomization]) -> String {
+fn namespace_of(doc: &DocFacts, chain: &[&Kustomization]) -> String {
     chain
         .iter()
         .rev()
         .find_map(|k| k.namespace.clone())
-        .or_else(|| {
-            doc.at(&["metadata", "namespace"])
-                .and_then(Node::as_str)
-                .map(str::to_string)
-        })
+        .or_else(|| doc.namespace.clone())
         .unwrap_or_else(|| "default".to_string())
 }
 
-fn collect(docs: &FileDocs, images: &FileImages, chain: &[&Kustomization], facts: &mut RootFacts) {
-    for doc in &docs.parsed.documents {
-        let namespace = namespace_of(&doc.root, chain);
-        let kind = doc.root.get("kind").and_then(Node::as_str);
-        let api = doc
-            .root
-            .get("apiVersion")
-            .and_then(Node::as_str)
-            .unwrap_or("");
+fn collect(file: &FileImages, chain: &[&Kustomization], facts: &mut RootFacts) {
+    for doc in &file.located.docs {
+        let namespace = namespace_of(doc, chain);
+        let kind = doc.kind.as_deref();
+        let api = doc.api_version.as_deref().unwrap_or("");
         if matches!(
             kind,
             Some("HelmRelease" | "Application" | "ApplicationSet" | "HelmChart")
@@ -122,11 +108,11 @@ fn collect(docs: &FileDocs, images: &FileImages, chain: &[&Kustomization], facts
             facts.indirect = true;
         }
         if kind == Some("ServiceAccount") {
-            if let Some(name) = doc.root.at(&["metadata", "name"]).and_then(Node::as_str) {
-                facts.defined.insert((namespace.clone(), name.to_string()));
+            if let Some(name) = &doc.name {
+                facts.defined.insert((namespace.clone(), name.clone()));
             }
         }
-        for (i, site) in images.located.sites.iter().enumerate() {
+        for (i, site) in file.located.sites.iter().enumerate() {
             if site.document != doc.index || site.in_patch {
                 continue;
             }
@@ -138,16 +124,16 @@ fn collect(docs: &FileDocs, images: &FileImages, chain: &[&Kustomization], facts
             }
             if names_account && kind != Some("ServiceAccount") {
                 if !site.value.is_empty() && site.value != "default" {
-                    facts.used.entry(key).or_insert((docs.path.to_string(), i));
+                    facts.used.entry(key).or_insert((file.path.to_string(), i));
                 }
             } else if matches!(site.role, super::Role::IrsaRoleArn { .. })
                 && kind == Some("ServiceAccount")
             {
-                if let Some(name) = doc.root.at(&["metadata", "name"]).and_then(Node::as_str) {
+                if let Some(name) = &doc.name {
                     facts
                         .with_role
-                        .entry((namespace.clone(), name.to_string()))
-                        .or_insert((docs.path.to_string(), i));
+                        .entry((namespace.clone(), name.clone()))
+                        .or_insert((file.path.to_string(), i));
                 }
             }
         }

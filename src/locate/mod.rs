@@ -106,15 +106,58 @@ impl Site {
 #[derive(Debug, Default)]
 pub struct Located {
     pub sites: Vec<Site>,
+    /// What each document is, for passes that reason about resources rather than values.
+    pub docs: Vec<DocFacts>,
+}
+
+/// A document's identity: enough for IRSA wiring without keeping its parse.
+#[derive(Debug, Clone, Default)]
+pub struct DocFacts {
+    pub index: usize,
+    pub kind: Option<String>,
+    pub api_version: Option<String>,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
 }
 
 /// Locates every value scalar of `parsed`, with its role.
 pub fn locate(parsed: &ParsedFile, file_name: &str) -> Located {
     let mut sites = Vec::new();
+    let mut docs = Vec::new();
     for doc in &parsed.documents {
         walk::walk_document(&doc.root, doc.index, file_name, &mut sites);
+        let text = |keys: &[&str]| {
+            doc.root
+                .at(keys)
+                .and_then(|n| n.as_str())
+                .map(str::to_string)
+        };
+        docs.push(DocFacts {
+            index: doc.index,
+            kind: text(&["kind"]),
+            api_version: text(&["apiVersion"]),
+            name: text(&["metadata", "name"]),
+            namespace: text(&["metadata", "namespace"]),
+        });
     }
-    Located { sites }
+    Located { sites, docs }
+}
+
+impl Located {
+    /// Drops the sites no rule or step can use — plain strings that are not images, not IRSA
+    /// annotations, name no AWS account and are not pull secrets or service accounts — so a
+    /// large repository is held in memory by what matters in it. `prefixes` are registry
+    /// prefixes a recipe moves, whose values are kept wherever they stand.
+    pub fn retain_relevant(&mut self, prefixes: &[String]) {
+        self.sites.retain(|site| {
+            site.role != Role::Other
+                || site.value.contains("amazonaws.com")
+                || site.value.contains("arn:")
+                || site.path.contains("imagePullSecrets[")
+                || site.path.to_ascii_lowercase().contains("serviceaccount")
+                || prefixes.iter().any(|p| site.value.starts_with(p.as_str()))
+        });
+    }
 }
 
 /// The byte range in the file's text that `range` of a site's decoded value comes from.

@@ -6,6 +6,14 @@ pub mod pins;
 
 pub use account::{AccountResolver, Origin, TargetAccount};
 
+/// The items of `sorted` (ordered by path) that belong to `path`: rules ask once per file, so a
+/// scan of the whole list each time would grow with the square of the repository.
+pub fn for_path<'a, T>(sorted: &'a [T], path: &str, key: impl Fn(&T) -> &str) -> &'a [T] {
+    let start = sorted.partition_point(|item| key(item) < path);
+    let len = sorted[start..].partition_point(|item| key(item) == path);
+    &sorted[start..start + len]
+}
+
 /// Everything resolved for a run, handed to every rule.
 #[derive(Debug, Default)]
 pub struct Resolved {

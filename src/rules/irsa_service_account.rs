@@ -68,7 +68,7 @@ impl Rule for IrsaServiceAccount {
                 .unwrap_or(site.span.start..site.span.start);
             Finding::new(META.id, severity, file.path, range, message)
         };
-        for issue in resolved.irsa.iter().filter(|i| i.path == file.path) {
+        for issue in crate::resolve::for_path(&resolved.irsa, file.path, |i| &i.path) {
             let Some(site) = file.located.sites.get(issue.site) else {
                 continue;
             };

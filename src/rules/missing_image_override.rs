@@ -124,7 +124,7 @@ fn suggest(name: &str, sibling: &str, sibling_to: &str) -> String {
 
 /// Where the kustomization's `images:` key stands (where an entry would go), if it has one.
 fn images_key_offset(file: &FileInput) -> Option<usize> {
-    let root = &file.parsed.documents.first()?.root;
+    let root = &file.parsed?.documents.first()?.root;
     root.entries().iter().find_map(|(k, _)| match k {
         Node::Scalar(s) if s.value == "images" => Some(s.span.start),
         _ => None,

@@ -30,7 +30,8 @@ pub struct RuleMeta {
 pub struct FileInput<'a> {
     pub path: &'a str,
     pub text: &'a str,
-    pub parsed: &'a ParsedFile,
+    /// Kept for kustomization files only.
+    pub parsed: Option<&'a ParsedFile>,
     pub located: &'a Located,
 }
 

@@ -57,10 +57,8 @@ impl Rule for MutableTag {
     }
 
     fn check(&self, file: &FileInput, resolved: &Resolved) -> Vec<Finding> {
-        resolved
-            .images
+        crate::resolve::for_path(&resolved.images, file.path, |u| &u.path)
             .iter()
-            .filter(|u| u.path == file.path)
             .filter_map(|u| finding(file, resolved, u))
             .collect()
     }

@@ -7,5 +7,5 @@ pub mod parse;
 pub mod splice;
 pub mod verify;
 
-pub use model::{display_path, Document, Node, ParsedFile, PathSeg, Scalar, Style};
+pub use model::{display_path, Comment, Document, Node, ParsedFile, PathSeg, Scalar, Style};
 pub use parse::{parse, YamlError};
