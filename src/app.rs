@@ -138,6 +138,8 @@ pub(crate) fn options(common: &Common) -> Result<RunOptions, AppError> {
         strict: common.strict,
         source_base: None,
         recipe,
+        registry: common.registry,
+        require_image: false,
     })
 }
 
@@ -151,6 +153,9 @@ pub(crate) fn report_side_notes(run: &Run, err: &mut dyn Write, paint: Paint) ->
     }
     for e in &run.source_errors {
         writeln!(err, "{}: {e}", paint.wrap("31", "error"))?;
+    }
+    for note in &run.registry_notes {
+        writeln!(err, "note: {note}")?;
     }
     let has_placeholder = run.findings.iter().any(|f| f.rule == "placeholder-account");
     if has_placeholder {
@@ -262,7 +267,9 @@ fn fix(
     if args.branch.is_some() {
         return crate::branch::fix_on_branch(args, out, err, paint_err);
     }
-    let run = analyze(&options(&args.common)?)?;
+    let mut opts = options(&args.common)?;
+    opts.require_image = args.require_image;
+    let run = analyze(&opts)?;
     let Some(plan) = plan_or_stop(&run, fix_choice(&args), err, paint_err)? else {
         return Ok(EXIT_ERROR);
     };

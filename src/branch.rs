@@ -16,7 +16,8 @@ pub fn fix_on_branch(
     paint: Paint,
 ) -> Result<u8, AppError> {
     let branch = args.branch.clone().unwrap_or_default();
-    let user_opts = options(&args.common)?;
+    let mut user_opts = options(&args.common)?;
+    user_opts.require_image = args.require_image;
     let real_root = user_opts.root.clone();
     let repo = vcs::open(&real_root)?;
     let snapshot = vcs::snapshot_head(&repo, &real_root)?;

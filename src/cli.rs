@@ -85,6 +85,12 @@ pub struct Common {
     /// A recipe parameter, e.g. --set to=465002806239 (repeatable)
     #[arg(long = "set", value_name = "NAME=VALUE", requires = "recipe")]
     pub sets: Vec<String>,
+
+    /// Also ask ECR whether every repository and tag the manifests render (after fixes)
+    /// exists: rules ecr-repository-missing and ecr-tag-missing. Uses the standard AWS
+    /// credential chain, the region of each image's host, and AWS_ENDPOINT_URL if set
+    #[arg(long)]
+    pub registry: bool,
 }
 
 #[derive(Debug, Args)]
@@ -157,6 +163,12 @@ pub struct FixArgs {
     /// With --branch: author and committer, "Name <email>" (default: git config user)
     #[arg(long, value_name = "NAME <EMAIL>", requires = "branch")]
     pub author: Option<String>,
+
+    /// When pinning a mutable tag, pin to the newest commit of the branch whose image is in
+    /// ECR (walking back first-parent history), and say which commits were passed over and
+    /// why; implies --registry
+    #[arg(long)]
+    pub require_image: bool,
 }
 
 #[derive(Debug, Args)]

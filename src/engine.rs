@@ -37,6 +37,10 @@ pub struct RunOptions {
     pub source_base: Option<PathBuf>,
     /// A recipe: only its rules run, its steps rewrite values, its paths scope the findings.
     pub recipe: Option<std::sync::Arc<crate::recipe::Recipe>>,
+    /// `--registry`: check every rendered ECR image against the registry.
+    pub registry: bool,
+    /// `--require-image`: pin to the newest commit whose image the registry holds.
+    pub require_image: bool,
 }
 
 /// A file that could not be handled: reported with its position, left untouched.
@@ -82,6 +86,8 @@ pub struct Run {
     pub files_checked: usize,
     /// Sources (git repositories) that could not be resolved: one line each.
     pub source_errors: Vec<String>,
+    /// What the registry check did and could not do, one line each.
+    pub registry_notes: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +100,8 @@ pub enum RunError {
     BadAccount(String),
     #[error("{0}")]
     BadSource(String),
+    #[error("--require-image: {0}")]
+    Registry(String),
 }
 
 enum Loaded {
@@ -193,7 +201,27 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     // Rules look up a file's uses by path (resolve::for_path).
     images.sort_by(|a, b| a.path.cmp(&b.path));
     let missing_overrides = missing_overrides(&file_images, &graph);
-    let pins = resolve_pins(&images, &sources, &GitResolver::default());
+    // The registry is only reached when asked, and only when an ECR image is there to check.
+    let mut registry: Option<Box<dyn crate::registry::Registry>> = None;
+    let repo_of = |u: &crate::locate::images::TagUse| crate::registry::fixed_repo(u, &accounts);
+    let needs_walk = opts.require_image
+        && images.iter().any(|u| {
+            matches!(
+                u.kind,
+                crate::locate::tags::TagKind::Mutable | crate::locate::tags::TagKind::Missing
+            ) && repo_of(u).is_some()
+        });
+    if needs_walk {
+        registry = Some(crate::registry::connect().map_err(RunError::Registry)?);
+    }
+    let require = registry
+        .as_deref()
+        .map(|r| crate::resolve::pins::RequireImage {
+            registry: r,
+            repo_of: &repo_of,
+            depth: REQUIRE_IMAGE_DEPTH,
+        });
+    let pins = resolve_pins(&images, &sources, &GitResolver::default(), require.as_ref());
     run.source_errors = pins.source_errors.clone();
     let cluster_region = cluster_region(&config, &run.files, &accounts);
     let overlay_accounts = overlay_accounts(&run.files, &graph, &accounts);
@@ -217,7 +245,11 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         node_role,
         pins,
         strict: opts.strict,
+        registry: None,
     };
+    if opts.registry || opts.require_image {
+        check_registry(&mut run, registry)?;
+    }
 
     // With a recipe, a rule runs only when the recipe names it.
     let level_of = |id: &str| match recipe {
@@ -282,6 +314,54 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     run.errors.sort_by(|a, b| a.path.cmp(&b.path));
     run.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(run)
+}
+
+/// How far `--require-image` walks back a branch before giving up.
+const REQUIRE_IMAGE_DEPTH: usize = 50;
+
+/// `--registry`: asks ECR about every image the repository renders once fixed, and keeps the
+/// answers for the registry rules; says so, without any network, when no image is on ECR.
+fn check_registry(
+    run: &mut Run,
+    client: Option<Box<dyn crate::registry::Registry>>,
+) -> Result<(), RunError> {
+    let (wanted, passed_over) = crate::registry::wanted(&run.resolved);
+    if wanted.is_empty() {
+        run.registry_notes.push(
+            "registry: no image of this repository is in a private ECR registry; nothing was checked".into(),
+        );
+        run.resolved.registry = Some(Default::default());
+        return Ok(());
+    }
+    let client = match client {
+        Some(c) => c,
+        None => match crate::registry::connect() {
+            Ok(c) => c,
+            Err(e) => {
+                run.source_errors
+                    .push(format!("registry: not checked: {e}"));
+                return Ok(());
+            }
+        },
+    };
+    let facts = crate::registry::check(client.as_ref(), &wanted);
+    let tags: usize = wanted.values().map(|t| t.len()).sum();
+    run.registry_notes.push(format!(
+        "registry: checked {} of {tags} tags in {} of {} ECR repositories{}",
+        facts.checked_tags,
+        facts.checked_repos,
+        wanted.len(),
+        if passed_over > 0 {
+            format!("; {passed_over} images in AWS-owned or placeholder registries passed over")
+        } else {
+            String::new()
+        }
+    ));
+    // What could not be checked is an error of the run, never a missing image.
+    run.source_errors
+        .extend(facts.unchecked.iter().map(|u| format!("registry: {u}")));
+    run.resolved.registry = Some(facts);
+    Ok(())
 }
 
 /// For each render root whose files name more than one real account: the account most of its

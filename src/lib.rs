@@ -13,6 +13,7 @@ pub mod finding;
 pub mod fix;
 pub mod locate;
 pub mod recipe;
+pub mod registry;
 pub mod resolve;
 pub mod rules;
 pub mod text;

@@ -36,4 +36,6 @@ pub struct Resolved {
     pub cluster_region: Option<(String, String)>,
     /// `--strict`: also report semver tags (as info).
     pub strict: bool,
+    /// What ECR said, with `--registry`.
+    pub registry: Option<crate::registry::RegistryFacts>,
 }

@@ -72,6 +72,19 @@ pub struct Pin {
     pub template: String,
     /// How the template was chosen, when it was not configured.
     pub template_note: Option<String>,
+    /// With --require-image: the newer commits passed over because their image is not in
+    /// the registry (`main~1: CI has not pushed main-3f2c... yet`).
+    pub skipped: Vec<String>,
+}
+
+/// `fix --require-image`: pins go to the newest commit of the branch whose image the registry
+/// holds, walking first-parent history back from the head.
+pub struct RequireImage<'a> {
+    pub registry: &'a dyn crate::registry::Registry,
+    /// The ECR repository a tag use's image is in, after account fixes; `None` off ECR.
+    pub repo_of: &'a dyn Fn(&TagUse) -> Option<crate::registry::EcrRepo>,
+    /// How many commits to look at before giving up.
+    pub depth: usize,
 }
 
 /// Pin outcomes keyed by (file, site index) of the tag use.
@@ -89,7 +102,12 @@ impl Pins {
 }
 
 /// Resolves every mutable tag use that a source covers.
-pub fn resolve_pins(uses: &[TagUse], sources: &[Source], git: &GitResolver) -> Pins {
+pub fn resolve_pins(
+    uses: &[TagUse],
+    sources: &[Source],
+    git: &GitResolver,
+    require: Option<&RequireImage>,
+) -> Pins {
     let mut pins = Pins::default();
     let mut failed_sources = BTreeMap::new();
     for use_ in uses {
@@ -130,8 +148,12 @@ pub fn resolve_pins(uses: &[TagUse], sources: &[Source], git: &GitResolver) -> P
             Some(t) => (t.clone(), None),
             None => infer_template(use_, uses),
         };
-        match render_template(&template, &head) {
-            Ok(tag) => {
+        let walked = match require.and_then(|r| Some(((r.repo_of)(use_)?, r))) {
+            Some((repo, require)) => walk_back(source, head, &template, &repo, require),
+            None => render_template(&template, &head).map(|tag| (head, tag, Vec::new())),
+        };
+        match walked {
+            Ok((head, tag, skipped)) => {
                 pins.outcomes.insert(
                     key,
                     PinOutcome::Pinned(Pin {
@@ -140,6 +162,7 @@ pub fn resolve_pins(uses: &[TagUse], sources: &[Source], git: &GitResolver) -> P
                         repo: source.repo.clone(),
                         template,
                         template_note,
+                        skipped,
                     }),
                 );
             }
@@ -156,6 +179,47 @@ pub fn resolve_pins(uses: &[TagUse], sources: &[Source], git: &GitResolver) -> P
     }
     pins.source_errors = failed_sources.into_values().collect();
     pins
+}
+
+/// The newest commit of the branch, from its head back along first parents, whose tag the
+/// registry holds: that commit, its tag, and why each newer one was passed over.
+fn walk_back(
+    source: &Source,
+    head: BranchHead,
+    template: &str,
+    repo: &crate::registry::EcrRepo,
+    require: &RequireImage,
+) -> Result<(BranchHead, String, Vec<String>), String> {
+    let history = super::git::first_parent_history(&source.repo, &head.branch, require.depth)
+        .map_err(|e| format!("--require-image walks the branch's history: {e}"))?;
+    let mut skipped = Vec::new();
+    for (i, commit) in history.into_iter().enumerate() {
+        let candidate = BranchHead {
+            commit,
+            branch: head.branch.clone(),
+        };
+        let tag = render_template(template, &candidate)?;
+        let name = if i == 0 {
+            head.branch.clone()
+        } else {
+            format!("{}~{i}", head.branch)
+        };
+        match require
+            .registry
+            .tags_present(repo, std::slice::from_ref(&tag))
+        {
+            Ok(Some(found)) if found.contains(&tag) => return Ok((candidate, tag, skipped)),
+            Ok(Some(_)) => skipped.push(format!("{name}: CI has not pushed {tag} yet")),
+            Ok(None) => return Err(format!("ECR repository {repo} does not exist")),
+            Err(e) => return Err(format!("cannot check ECR: {e}")),
+        }
+    }
+    Err(format!(
+        "none of the last {} commits of {} has its image in {repo} ({})",
+        skipped.len(),
+        head.branch,
+        skipped.join("; ")
+    ))
 }
 
 /// The config that would map `image` to its repository.

@@ -3,6 +3,8 @@
 
 mod account_mismatch;
 mod ecr_region;
+mod ecr_repository_missing;
+mod ecr_tag_missing;
 mod image_pull_secrets_ecr;
 mod irsa_service_account;
 mod missing_image_override;
@@ -57,6 +59,8 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &account_mismatch::AccountMismatch,
         &irsa_service_account::IrsaServiceAccount,
         &node_role_ecr::NodeRoleEcr,
+        &ecr_repository_missing::EcrRepositoryMissing,
+        &ecr_tag_missing::EcrTagMissing,
     ]
 }
 

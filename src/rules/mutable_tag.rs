@@ -104,6 +104,18 @@ fn finding(file: &FileInput, resolved: &Resolved, use_: &TagUse) -> Option<Findi
                 if let Some(note) = &pin.template_note {
                     message.push_str(&format!(" ({note})"));
                 }
+                if !pin.skipped.is_empty() {
+                    message.push_str(&format!(
+                        "; passed over {} newer {} whose image is not in ECR: {}",
+                        pin.skipped.len(),
+                        if pin.skipped.len() == 1 {
+                            "commit"
+                        } else {
+                            "commits"
+                        },
+                        pin.skipped.join("; ")
+                    ));
+                }
                 let replacement = match (&use_.place, &use_.tag) {
                     (TagPlace::InReference, None) => format!(":{}", pin.tag),
                     _ => pin.tag.clone(),
@@ -119,9 +131,14 @@ fn finding(file: &FileInput, resolved: &Resolved, use_: &TagUse) -> Option<Findi
                         applicability: Applicability::Safe,
                         replacement: pin.tag.clone(),
                         detail: Some(format!(
-                            "{} -> {}: {commit}",
+                            "{} -> {}: {commit}{}",
                             use_.tag.as_deref().unwrap_or("(no tag)"),
-                            pin.tag
+                            pin.tag,
+                            if pin.skipped.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" (passed over {})", pin.skipped.join("; "))
+                            }
                         )),
                         edits: vec![edit],
                         append_images: Vec::new(),
