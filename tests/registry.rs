@@ -373,3 +373,105 @@ fn access_denied_is_named_and_nothing_is_reported_missing() {
         "{stderr}"
     );
 }
+
+/// A TCP relay in front of moto that counts the DescribeImages calls passing through it.
+struct CountingProxy {
+    url: String,
+    calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl CountingProxy {
+    fn start(upstream: &str) -> CountingProxy {
+        use std::io::{Read, Write};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let target = upstream.trim_start_matches("http://").to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let calls = std::sync::Arc::new(AtomicUsize::new(0));
+        let counter = calls.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = TcpStream::connect(&target) else {
+                    continue;
+                };
+                let (mut c_read, mut s_write) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (mut s_read, mut c_write) = (server, client);
+                let counter = counter.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 65536];
+                    let mut tail = Vec::new();
+                    while let Ok(n) = c_read.read(&mut buf) {
+                        if n == 0 || s_write.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        // Count the operation header, even when it straddles two reads.
+                        tail.extend_from_slice(&buf[..n]);
+                        let text = String::from_utf8_lossy(&tail).into_owned();
+                        let needle = "AmazonEC2ContainerRegistry_V20150921.DescribeImages";
+                        counter.fetch_add(text.matches(needle).count(), Ordering::SeqCst);
+                        let keep = tail.len().min(needle.len() - 1);
+                        tail = tail.split_off(tail.len() - keep);
+                    }
+                });
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut s_read, &mut c_write);
+                });
+            }
+        });
+        CountingProxy { url, calls }
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[test]
+fn one_describe_images_call_per_repository_plus_one_per_missing_tag() {
+    let moto = Moto::start();
+    moto.seed(&[
+        ("team/web", &["v1.0.0", "v1.1.0", "v1.2.0"]),
+        ("team/api", &["v2.0.0"]),
+    ]);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let host = format!("{REAL}.dkr.ecr.{REGION}.amazonaws.com");
+    let mut doc = String::from("kind: Pod\nspec:\n  containers:\n");
+    for (i, image) in [
+        "team/web:v1.0.0",
+        "team/web:v1.1.0",
+        "team/web:v1.2.0",
+        "team/web:v1.0.0",
+        "team/api:v2.0.0",
+        "team/api:v2.1.0",
+        "team/gone:v1",
+    ]
+    .iter()
+    .enumerate()
+    {
+        doc.push_str(&format!("    - name: c{i}\n      image: {host}/{image}\n"));
+    }
+    std::fs::write(tmp.path().join("pod.yaml"), doc).unwrap();
+    let proxy = CountingProxy::start(&moto.url);
+    let run = manifix_aws(&["check", "--registry", "."], tmp.path(), &proxy.url);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        lines_of(&run.stdout, "ecr-tag-missing").len(),
+        1,
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("tag `v2.1.0` is not in ECR repository"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        lines_of(&run.stdout, "ecr-repository-missing").len(),
+        1,
+        "{}",
+        run.stdout
+    );
+    // web: 1 call for its three tags (four uses); api: 1 + 1 for the missing tag; gone: 1.
+    assert_eq!(proxy.calls(), 4, "DescribeImages calls");
+}

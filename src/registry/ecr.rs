@@ -1,7 +1,7 @@
 //! The ECR client: AWS SDK for Rust with the standard credential chain (environment, profile,
 //! SSO, web identity, IMDS), the region of each image's host, and `AWS_ENDPOINT_URL` honoured.
-//! One DescribeImages call per repository, with every tag as an image id; only a repository
-//! that lacks one of several tags is asked again, tag by tag, to tell which.
+//! One DescribeImages call per repository, with every tag as an image id; ECR fails such a call
+//! when one tag is missing and names it, so a repository costs one call plus one per missing tag.
 
 use super::{EcrRepo, Registry};
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
@@ -81,31 +81,55 @@ impl Registry for Ecr {
 }
 
 async fn present(client: aws_sdk_ecr::Client, repo: EcrRepo, tags: Vec<String>) -> Answer {
-    match describe(&client, &repo, &tags).await {
-        Ok(found) => Ok(Some(found)),
-        Err(Miss::Repository) => Ok(None),
-        Err(Miss::Image) if tags.len() == 1 => Ok(Some(BTreeSet::new())),
-        Err(Miss::Image) => {
-            // Which of the tags is missing: ECR names only one; ask for each.
-            let mut found = BTreeSet::new();
-            for tag in &tags {
-                match describe(&client, &repo, std::slice::from_ref(tag)).await {
-                    Ok(f) => found.extend(f),
-                    Err(Miss::Image) => {}
-                    Err(Miss::Repository) => return Ok(None),
-                    Err(Miss::Failed(e)) => return Err(e),
+    let mut remaining = tags;
+    let mut found = BTreeSet::new();
+    while !remaining.is_empty() {
+        match describe(&client, &repo, &remaining).await {
+            Ok(more) => {
+                found.extend(more);
+                break;
+            }
+            Err(Miss::Repository) => return Ok(None),
+            // ECR fails the whole call and names one missing tag: ask again without it, so a
+            // repository costs one call plus one per missing tag.
+            Err(Miss::Image(named)) => {
+                match named.and_then(|t| remaining.iter().position(|r| *r == t)) {
+                    Some(i) => {
+                        remaining.remove(i);
+                    }
+                    None if remaining.len() == 1 => break,
+                    None => {
+                        // The message did not say which: ask for each tag.
+                        for tag in &remaining {
+                            match describe(&client, &repo, std::slice::from_ref(tag)).await {
+                                Ok(f) => found.extend(f),
+                                Err(Miss::Image(_)) => {}
+                                Err(Miss::Repository) => return Ok(None),
+                                Err(Miss::Failed(e)) => return Err(e),
+                            }
+                        }
+                        break;
+                    }
                 }
             }
-            Ok(Some(found))
+            Err(Miss::Failed(e)) => return Err(e),
         }
-        Err(Miss::Failed(e)) => Err(e),
     }
+    Ok(Some(found))
 }
 
 enum Miss {
     Repository,
-    Image,
+    /// An image id does not exist; ECR's message names one (`imageTag:'main-3f2c...'`).
+    Image(Option<String>),
     Failed(String),
+}
+
+/// The tag ECR names in an ImageNotFoundException message.
+fn named_tag(message: &str) -> Option<String> {
+    let start = message.find("imageTag:'")? + "imageTag:'".len();
+    let len = message[start..].find('\'')?;
+    Some(message[start..start + len].to_string())
 }
 
 async fn describe(
@@ -140,7 +164,9 @@ fn classify(error: SdkError<DescribeImagesError>, region: &str) -> Miss {
     if let SdkError::ServiceError(service) = &error {
         match service.err() {
             DescribeImagesError::RepositoryNotFoundException(_) => return Miss::Repository,
-            DescribeImagesError::ImageNotFoundException(_) => return Miss::Image,
+            DescribeImagesError::ImageNotFoundException(e) => {
+                return Miss::Image(e.message().and_then(named_tag))
+            }
             _ => {}
         }
     }
@@ -191,4 +217,14 @@ fn causes(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_the_missing_tag_from_ecrs_message() {
+        let m = "The image with imageId {imageDigest:'null', imageTag:'main-3f2c'} does not exist within the repository with name 'aa' in the registry with id '465002806239'";
+        assert_eq!(super::named_tag(m).as_deref(), Some("main-3f2c"));
+        assert_eq!(super::named_tag("no tag here"), None);
+    }
 }
