@@ -17,7 +17,7 @@ use crate::resolve::pins::{resolve_pins, Source};
 use crate::resolve::{AccountResolver, Resolved};
 use crate::rules::{self, FileInput};
 use crate::text::LineIndex;
-use crate::yaml::{parse, ParsedFile};
+use crate::yaml::parse;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -68,9 +68,9 @@ pub struct Analyzed {
     pub entry: FileEntry,
     /// The text; empty when no site of the file is relevant (nothing there can be reported).
     pub text: String,
-    /// The parse, kept for kustomization files only (the graph and `images:` edits read it);
-    /// the fix stage parses other files again.
-    pub parsed: Option<ParsedFile>,
+    /// For kustomization files, what the graph needs of them (taken when the graph is built);
+    /// no parse is kept: the fix stage parses a file again.
+    pub kustomization: Option<crate::locate::kustomize::Kustomization>,
     /// Comments, for `# manifix: ignore[...]`; empty when the text is not kept.
     pub comments: Vec<crate::yaml::Comment>,
     pub located: Located,
@@ -184,10 +184,11 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     }
     let policy = TagPolicy::new(&config.tags.mutable)
         .map_err(|e| RunError::BadSource(format!("tags.mutable in manifix.yaml: {e}")))?;
-    let graph = Graph::build(
+    let graph = Graph::from_kustomizations(
         run.files
-            .iter()
-            .filter_map(|f| Some((f.entry.rel.as_str(), f.parsed.as_ref()?))),
+            .iter_mut()
+            .filter_map(|f| f.kustomization.take())
+            .collect::<Vec<_>>(),
     );
     let file_images: Vec<FileImages> = run
         .files
@@ -246,6 +247,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         pins,
         strict: opts.strict,
         registry: None,
+        graph,
     };
     if opts.registry || opts.require_image {
         check_registry(&mut run, registry)?;
@@ -261,7 +263,6 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         let input = FileInput {
             path: &file.entry.rel,
             text: &file.text,
-            parsed: file.parsed.as_ref(),
             located: &file.located,
         };
         let lines = LineIndex::new(&file.text);
@@ -643,17 +644,17 @@ fn load(entry: FileEntry, keep_prefixes: &[String]) -> Loaded {
     let file_name = entry.abs.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let mut located = locate(&parsed, file_name);
     located.retain_relevant(keep_prefixes);
-    let kustomization = crate::locate::kustomize::is_kustomization_file(&entry.rel);
-    let relevant = kustomization || !located.sites.is_empty();
+    let kustomization = crate::locate::kustomize::Kustomization::read(&entry.rel, &parsed);
+    let relevant = kustomization.is_some() || !located.sites.is_empty();
     Loaded::Yaml(Box::new(Analyzed {
         entry,
         text: if relevant { text } else { String::new() },
         comments: if relevant {
-            parsed.comments.clone()
+            parsed.comments
         } else {
             Vec::new()
         },
-        parsed: kustomization.then_some(parsed),
+        kustomization,
         located,
     }))
 }

@@ -80,28 +80,21 @@ pub fn plan_fixes(run: &Run, choice: FixChoice) -> FixPlan {
                     .flat_map(|fix| fix.append_images.iter().cloned())
             })
             .collect();
-        // Only kustomizations keep their parse; the parse is deterministic, so parsing again
-        // gives the scalar ordinals the edits were made against.
-        let reparsed;
-        let parsed = match &file.parsed {
-            Some(p) => p,
-            None => match parse(&file.text) {
-                Ok(p) => {
-                    reparsed = p;
-                    &reparsed
-                }
-                Err(e) => {
-                    out.refused.push(FileError {
-                        path: file.entry.rel.clone(),
-                        line: e.line,
-                        column: e.column,
-                        message: format!("not fixed, file left untouched: {}", e.message),
-                    });
-                    continue;
-                }
-            },
+        // No parse is kept from the analysis; parsing is deterministic, so parsing again gives
+        // the scalar ordinals the edits were made against.
+        let parsed = match parse(&file.text) {
+            Ok(p) => p,
+            Err(e) => {
+                out.refused.push(FileError {
+                    path: file.entry.rel.clone(),
+                    line: e.line,
+                    column: e.column,
+                    message: format!("not fixed, file left untouched: {}", e.message),
+                });
+                continue;
+            }
         };
-        let planned = plan(&file.text, parsed, &edits).and_then(|planned| {
+        let planned = plan(&file.text, &parsed, &edits).and_then(|planned| {
             if appended.is_empty() {
                 return Ok(planned.text);
             }

@@ -26,6 +26,60 @@ pub struct Kustomization {
     pub images: Vec<ImageOverride>,
     /// The `namespace:` it sets on every resource, if any.
     pub namespace: Option<String>,
+    /// Byte offset of its `images:` key, where a new entry is reported.
+    pub images_key: Option<usize>,
+}
+
+impl Kustomization {
+    /// What the graph needs of a kustomization file; `None` for any other file.
+    pub fn read(rel: &str, parsed: &ParsedFile) -> Option<Kustomization> {
+        if !is_kustomization_file(rel) {
+            return None;
+        }
+        let root = parsed.documents.first().map(|d| &d.root)?;
+        let dir = parent_dir(rel);
+        let mut includes = Vec::new();
+        for key in ["resources", "components", "bases"] {
+            for item in root.get(key).map(Node::items).unwrap_or_default() {
+                if let Some(path) = item.as_str().filter(|p| !is_remote(p)) {
+                    includes.push(join(&dir, path));
+                }
+            }
+        }
+        let images = root
+            .get("images")
+            .map(Node::items)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .filter_map(|(index, entry)| {
+                let text = |k: &str| entry.get(k).and_then(Node::as_str).map(str::to_string);
+                Some(ImageOverride {
+                    name: text("name")?,
+                    new_name: text("newName"),
+                    new_tag: text("newTag"),
+                    digest: text("digest"),
+                    file: rel.to_string(),
+                    index,
+                })
+            })
+            .collect();
+        let images_key = root.entries().iter().find_map(|(k, _)| match k {
+            Node::Scalar(s) if s.value == "images" => Some(s.span.start),
+            _ => None,
+        });
+        Some(Kustomization {
+            dir,
+            file: rel.to_string(),
+            includes,
+            images,
+            namespace: root
+                .get("namespace")
+                .and_then(Node::as_str)
+                .map(str::to_string),
+            images_key,
+        })
+    }
 }
 
 #[derive(Debug, Default)]
@@ -53,61 +107,26 @@ pub fn is_kustomization_file(rel: &str) -> bool {
 impl Graph {
     /// Builds the graph from every parsed kustomization file among `files` (root-relative).
     pub fn build<'a>(files: impl IntoIterator<Item = (&'a str, &'a ParsedFile)>) -> Graph {
+        Graph::from_kustomizations(
+            files
+                .into_iter()
+                .filter_map(|(rel, parsed)| Kustomization::read(rel, parsed)),
+        )
+    }
+
+    /// Builds the graph from kustomizations read file by file (`Kustomization::read`), so a
+    /// run need not keep their parses.
+    pub fn from_kustomizations(all: impl IntoIterator<Item = Kustomization>) -> Graph {
         let mut graph = Graph::default();
-        for (rel, parsed) in files {
-            if !is_kustomization_file(rel) {
-                continue;
-            }
-            let Some(root) = parsed.documents.first().map(|d| &d.root) else {
-                continue;
-            };
-            let dir = parent_dir(rel);
-            let mut includes = Vec::new();
-            for key in ["resources", "components", "bases"] {
-                for item in root.get(key).map(Node::items).unwrap_or_default() {
-                    if let Some(path) = item.as_str().filter(|p| !is_remote(p)) {
-                        includes.push(join(&dir, path));
-                    }
-                }
-            }
-            let images = root
-                .get("images")
-                .map(Node::items)
-                .unwrap_or_default()
-                .iter()
-                .enumerate()
-                .filter_map(|(index, entry)| {
-                    let text = |k: &str| entry.get(k).and_then(Node::as_str).map(str::to_string);
-                    Some(ImageOverride {
-                        name: text("name")?,
-                        new_name: text("newName"),
-                        new_tag: text("newTag"),
-                        digest: text("digest"),
-                        file: rel.to_string(),
-                        index,
-                    })
-                })
-                .collect();
-            for inc in &includes {
+        for k in all {
+            for inc in &k.includes {
                 graph
                     .parents
                     .entry(inc.clone())
                     .or_default()
-                    .push(dir.clone());
+                    .push(k.dir.clone());
             }
-            graph.by_dir.insert(
-                dir.clone(),
-                Kustomization {
-                    dir,
-                    file: rel.to_string(),
-                    includes,
-                    images,
-                    namespace: root
-                        .get("namespace")
-                        .and_then(Node::as_str)
-                        .map(str::to_string),
-                },
-            );
+            graph.by_dir.insert(k.dir.clone(), k);
         }
         graph
     }

@@ -42,8 +42,9 @@ pub struct Target {
 
 #[derive(Debug, Clone)]
 pub struct Inline {
+    /// The inline document's text; it is parsed again for an edit rather than keeping its
+    /// parse alive for the whole run.
     pub text: std::sync::Arc<str>,
-    pub parsed: std::sync::Arc<ParsedFile>,
     /// The scalar inside the inline document.
     pub scalar: Scalar,
 }
@@ -84,12 +85,8 @@ impl Site {
         };
         // Plan the edit in the inline document: its byte edits are ranges of the outer
         // scalar's decoded value, which is what the outer edit needs.
-        let planned = plan(
-            &inline.text,
-            &inline.parsed,
-            std::slice::from_ref(&innermost),
-        )
-        .ok()?;
+        let parsed = crate::yaml::parse(&inline.text).ok()?;
+        let planned = plan(&inline.text, &parsed, std::slice::from_ref(&innermost)).ok()?;
         let [text_edit] = planned.edits.as_slice() else {
             return None;
         };
@@ -157,6 +154,9 @@ impl Located {
                 || site.path.to_ascii_lowercase().contains("serviceaccount")
                 || prefixes.iter().any(|p| site.value.starts_with(p.as_str()))
         });
+        // The walk sized the list for every scalar; keeping that capacity would keep the
+        // memory the pruning is for.
+        self.sites.shrink_to_fit();
     }
 }
 

@@ -28,12 +28,11 @@ struct Scope<'a> {
     sites: &'a mut Vec<Site>,
 }
 
-/// The inline patch being walked: the outer block scalar and the patch text's own parse.
+/// The inline patch being walked: the outer block scalar and the patch's text.
 struct InlineScope {
     outer: crate::yaml::Scalar,
     outer_span: std::ops::Range<usize>,
     text: Arc<str>,
-    parsed: Arc<crate::yaml::ParsedFile>,
 }
 
 #[derive(Default, Clone)]
@@ -141,7 +140,6 @@ fn visit(node: &Node, path: &mut Vec<PathSeg>, scope: &mut Scope) {
                         scalar: inline.outer.clone(),
                         inline: Some(Inline {
                             text: inline.text.clone(),
-                            parsed: inline.parsed.clone(),
                             scalar: scalar.clone(),
                         }),
                     },
@@ -214,7 +212,6 @@ fn walk_inline_patch(node: &Node, scope: &mut Scope) -> bool {
         return false;
     };
     let text: Arc<str> = Arc::from(scalar.value.as_str());
-    let parsed = Arc::new(parsed);
     for doc in parsed.documents.iter() {
         let kind = doc
             .root
@@ -235,7 +232,6 @@ fn walk_inline_patch(node: &Node, scope: &mut Scope) -> bool {
                 outer: scalar.clone(),
                 outer_span: scalar.span.clone(),
                 text: text.clone(),
-                parsed: parsed.clone(),
             }),
             entry: Entry::default(),
             sites: scope.sites,

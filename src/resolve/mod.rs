@@ -38,4 +38,6 @@ pub struct Resolved {
     pub strict: bool,
     /// What ECR said, with `--registry`.
     pub registry: Option<crate::registry::RegistryFacts>,
+    /// The kustomize graph: which kustomization includes what.
+    pub graph: crate::locate::kustomize::Graph,
 }

@@ -4,7 +4,6 @@ use super::{FileInput, Rule, RuleMeta};
 use crate::finding::{Applicability, Finding, Fix, Severity};
 use crate::locate::images::MissingOverride;
 use crate::resolve::Resolved;
-use crate::yaml::Node;
 
 pub struct MissingImageOverride;
 
@@ -47,7 +46,7 @@ impl Rule for MissingImageOverride {
     }
 
     fn check(&self, file: &FileInput, resolved: &Resolved) -> Vec<Finding> {
-        let at = images_key_offset(file).unwrap_or(0);
+        let at = images_key_offset(file, resolved).unwrap_or(0);
         resolved
             .missing_overrides
             .iter()
@@ -123,10 +122,7 @@ fn suggest(name: &str, sibling: &str, sibling_to: &str) -> String {
 }
 
 /// Where the kustomization's `images:` key stands (where an entry would go), if it has one.
-fn images_key_offset(file: &FileInput) -> Option<usize> {
-    let root = &file.parsed?.documents.first()?.root;
-    root.entries().iter().find_map(|(k, _)| match k {
-        Node::Scalar(s) if s.value == "images" => Some(s.span.start),
-        _ => None,
-    })
+fn images_key_offset(file: &FileInput, resolved: &Resolved) -> Option<usize> {
+    let dir = crate::locate::kustomize::parent_dir(file.path);
+    resolved.graph.kustomization(&dir)?.images_key
 }

@@ -15,7 +15,6 @@ mod placeholder_account;
 use crate::finding::{Finding, Severity};
 use crate::locate::Located;
 use crate::resolve::Resolved;
-use crate::yaml::ParsedFile;
 
 /// What `manifix rules` lists and `manifix explain` prints.
 pub struct RuleMeta {
@@ -32,8 +31,6 @@ pub struct RuleMeta {
 pub struct FileInput<'a> {
     pub path: &'a str,
     pub text: &'a str,
-    /// Kept for kustomization files only.
-    pub parsed: Option<&'a ParsedFile>,
     pub located: &'a Located,
 }
 
