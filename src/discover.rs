@@ -126,18 +126,29 @@ fn add_file(
         None => return,
     };
     if meta.file_type().is_symlink() {
-        let inside = path
-            .canonicalize()
-            .map(|real| real.starts_with(root_real))
-            .unwrap_or(false);
-        if !inside {
+        let reason = if path.exists() {
+            (!inside(path, root_real))
+                .then_some("symlink that leads outside the root: not followed")
+        } else {
+            Some("broken symlink (its target does not exist): skipped")
+        };
+        if let Some(reason) = reason {
             out.skipped.push(Skipped {
                 rel,
-                reason: "symlink that leads outside the root: not followed".into(),
+                reason: reason.into(),
             });
         }
         // A link inside the root points at a file the walk visits itself; editing through
         // the link as well would edit that file twice.
+        return;
+    }
+    if !meta.is_file() {
+        // Reading a FIFO named `x.yaml` would block forever, and a device or socket is no
+        // manifest either.
+        out.skipped.push(Skipped {
+            rel,
+            reason: "not a regular file (FIFO, socket or device): skipped".into(),
+        });
         return;
     }
     out.files.push(FileEntry {
@@ -145,4 +156,11 @@ fn add_file(
         rel,
         kind,
     });
+}
+
+/// Whether `path` really lies below `root_real` (which is canonical).
+fn inside(path: &Path, root_real: &Path) -> bool {
+    path.canonicalize()
+        .map(|real| real.starts_with(root_real))
+        .unwrap_or(false)
 }

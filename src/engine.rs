@@ -459,6 +459,23 @@ fn load_all(files: Vec<FileEntry>) -> Vec<Loaded> {
     results.into_iter().map(|(_, l)| l).collect()
 }
 
+/// Files larger than this are skipped unread: parsing and verifying a 100 MB "manifest" would
+/// take minutes and memory for what is never a hand-written manifest.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The file's bytes, or `None` when it is larger than `MAX_FILE_BYTES`. Reads at most one
+/// byte past the limit, so a file that grows meanwhile is caught too.
+fn read_limited(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    if file.metadata()?.len() > MAX_FILE_BYTES {
+        return Ok(None);
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= MAX_FILE_BYTES).then_some(bytes))
+}
+
 fn load(entry: FileEntry) -> Loaded {
     let skip = |entry: &FileEntry, reason: &str, warning: bool| {
         Loaded::Skipped(SkippedFile {
@@ -467,8 +484,18 @@ fn load(entry: FileEntry) -> Loaded {
             warning,
         })
     };
-    let bytes = match std::fs::read(&entry.abs) {
-        Ok(b) => b,
+    let bytes = match read_limited(&entry.abs) {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            return skip(
+                &entry,
+                &format!(
+                    "larger than {} MiB: skipped (manifests are far smaller; this is likely generated or data)",
+                    MAX_FILE_BYTES >> 20
+                ),
+                true,
+            )
+        }
         Err(e) => {
             return Loaded::Failed(FileError {
                 path: entry.rel.clone(),
@@ -478,6 +505,15 @@ fn load(entry: FileEntry) -> Loaded {
             })
         }
     };
+    // YAML may be UTF-16 or UTF-32, which a BOM announces: not a binary file, but not text
+    // manifix can edit byte for byte either.
+    if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
+        return skip(
+            &entry,
+            "UTF-16 or UTF-32 (byte order mark at line 1, column 1): skipped; manifix reads UTF-8",
+            true,
+        );
+    }
     if bytes.contains(&0) {
         return skip(&entry, "binary file (contains NUL bytes): skipped", true);
     }
@@ -485,9 +521,14 @@ fn load(entry: FileEntry) -> Loaded {
         Ok(t) => t,
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
+            // Everything before `at` is valid UTF-8, so it counts lines and characters.
+            let valid = std::str::from_utf8(&e.as_bytes()[..at]).unwrap_or_default();
+            let (line, column) = LineIndex::new(valid).line_col(at);
             return skip(
                 &entry,
-                &format!("not UTF-8 (invalid byte at offset {at}): skipped"),
+                &format!(
+                    "not UTF-8 (invalid byte at line {line}, column {column}, offset {at}): skipped"
+                ),
                 true,
             );
         }
@@ -513,6 +554,20 @@ fn load(entry: FileEntry) -> Loaded {
             })
         }
     };
+    if let Some((first, dup)) = parsed.duplicate_key() {
+        let lines = LineIndex::new(&text);
+        let (line, column) = lines.line_col(dup.span.start);
+        return Loaded::Failed(FileError {
+            path: entry.rel.clone(),
+            line,
+            column,
+            message: format!(
+                "duplicate key `{}` (first at line {}): kubectl rejects this file, and which value counts is unclear; not checked or fixed",
+                dup.value,
+                lines.line_col(first.span.start).0
+            ),
+        });
+    }
     let file_name = entry.abs.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let located = locate(&parsed, file_name);
     Loaded::Yaml(Box::new(Analyzed {
