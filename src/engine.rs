@@ -12,7 +12,7 @@ use crate::locate::tags::TagPolicy;
 use crate::locate::terraform::node_role_grants;
 use crate::locate::{locate, Located};
 use crate::resolve::account::{accounts_in_terraform, AccountCensus};
-use crate::resolve::git::{is_url, GitResolver};
+use crate::resolve::git::{is_url, redact_url, GitResolver};
 use crate::resolve::pins::{resolve_pins, Source};
 use crate::resolve::{AccountResolver, Resolved};
 use crate::rules::{self, FileInput};
@@ -354,15 +354,18 @@ fn cluster_region(
 fn sources(config: &Config, opts: &RunOptions) -> Result<Vec<Source>, RunError> {
     let mut out = Vec::new();
     for flag in &opts.sources {
+        // A URL in the flag may carry a token: messages show it redacted.
         let (glob, repo) = flag.split_once('=').ok_or_else(|| {
             RunError::BadSource(format!(
-                "--source {flag:?}: expected GLOB=PATH_OR_URL, e.g. '*/my-app/*=../my-app'"
+                "--source {:?}: expected GLOB=PATH_OR_URL, e.g. '*/my-app/*=../my-app'",
+                redact_url(flag)
             ))
         })?;
+        let shown = format!("{glob}={}", redact_url(repo));
         let repo = absolute_repo(repo, Path::new("."));
         out.push(
             Source::new(glob, repo, None, None, "--source".into())
-                .map_err(|e| RunError::BadSource(format!("--source {flag:?}: {e}")))?,
+                .map_err(|e| RunError::BadSource(format!("--source {shown:?}: {e}")))?,
         );
     }
     let config_dir = match (&opts.source_base, &opts.config_path) {
