@@ -293,6 +293,44 @@ fn ten_thousand_documents_are_fixed_in_one_pass() {
     assert_good_fixed(dir.path());
 }
 
+/// Forty levels of overlays, each including both of the level below: 2^40 ways up from the
+/// base. kustomize rejects such a graph (the same resources twice); manifix must still finish.
+#[test]
+fn a_diamond_graph_of_overlays_does_not_explode() {
+    let mut files = vec![
+        ("l0a/kustomization.yaml".to_string(), format!("resources:\n  - pod.yaml\n{}", &OVERLAY[OVERLAY.find("images:").expect("images")..])),
+        ("l0a/pod.yaml".to_string(), "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: data-ingestion}]}\n".to_string()),
+        ("l0b/kustomization.yaml".to_string(), "resources:\n  - ../l0a\n".to_string()),
+    ];
+    for level in 1..40 {
+        for side in ["a", "b"] {
+            files.push((
+                format!("l{level}{side}/kustomization.yaml"),
+                format!("resources:\n  - ../l{0}a\n  - ../l{0}b\n", level - 1),
+            ));
+        }
+    }
+    let refs: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_bytes()))
+        .collect();
+    let dir = tree(&refs);
+    let (run, took) = manifix_within(
+        &["fix", "--account", REAL, "."],
+        dir.path(),
+        Duration::from_secs(60),
+    );
+    assert_sane(&run);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert!(
+        run.stdout.contains("fixed 2 findings in 2 files"),
+        "{}",
+        run.stdout
+    );
+    assert_good_fixed(dir.path());
+}
+
 #[test]
 fn a_100_mb_file_is_skipped_quickly_with_a_warning() {
     let dir = tree(&[]);
