@@ -274,6 +274,8 @@ fn fix(
         return Ok(EXIT_ERROR);
     };
     let mut write_failures = 0;
+    // A file that could not be written fixed nothing: the summary counts what was written.
+    let mut unwritten_fixes = 0;
     for file in &plan.files {
         if args.dry_run {
             let notes: Vec<(usize, String)> = file
@@ -286,13 +288,14 @@ fn fix(
         } else if let Err(e) = write_file(file) {
             writeln!(err, "{}: {e}", paint_err.wrap("31", "error"))?;
             write_failures += 1;
+            unwritten_fixes += file.fixed.len();
         }
     }
     let verb = if args.dry_run { "would fix" } else { "fixed" };
     let files_changed = plan.files.len() - write_failures;
     let mut summary = format!(
         "{verb} {} in {}",
-        emit::text::plural(plan.fixes(), "finding", "findings"),
+        emit::text::plural(plan.fixes() - unwritten_fixes, "finding", "findings"),
         emit::text::plural(files_changed, "file", "files")
     );
     if plan.held_back > 0 {

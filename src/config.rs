@@ -109,6 +109,12 @@ impl<'de> Deserialize<'de> for Account {
     }
 }
 
+/// An absolute path (`/x`, `\\x`, `C:\\x`, `C:/x`) or one with a `..` component.
+fn escapes_root(path: &str) -> bool {
+    let drive = path.as_bytes().get(1) == Some(&b':') && path.as_bytes()[0].is_ascii_alphabetic();
+    path.starts_with(['/', '\\']) || drive || path.split(['/', '\\']).any(|segment| segment == "..")
+}
+
 pub fn is_account_id(text: &str) -> bool {
     text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
 }
@@ -156,6 +162,22 @@ impl Config {
                 path: shown.to_string(),
                 message: format!("accounts.paths: bad glob {:?}: {e}", entry.path),
             })?;
+            // Globs match paths relative to the root, which never leave it: an entry that
+            // names a place outside could only be a mistake that silently matches nothing.
+            if escapes_root(&entry.path) {
+                // The typed config keeps no positions; the glob's text finds its line.
+                let at = text
+                    .find(entry.path.as_str())
+                    .map(|i| format!("line {}: ", text[..i].matches('\n').count() + 1))
+                    .unwrap_or_default();
+                return Err(ConfigError::Invalid {
+                    path: shown.to_string(),
+                    message: format!(
+                        "{at}accounts.paths: {:?} leaves the repository (absolute or `..`); paths are relative to the root, e.g. \"overlays/staging/**\"",
+                        entry.path
+                    ),
+                });
+            }
         }
         Ok(config)
     }

@@ -72,6 +72,16 @@ pub fn discover(root: &Path, paths: &[PathBuf]) -> Result<Discovered, DiscoverEr
             path: path.display().to_string(),
             message: format!("cannot open: {e}"),
         })?;
+        // A named path that goes through a symlink (`linked-dir/x.yaml`, or a linked directory
+        // among several paths) is not seen as a link below: the walk and the checks of
+        // `add_file` only look at the last component. Where it really leads decides.
+        if through_symlink(path) && !inside(path, &root_real) {
+            out.skipped.push(Skipped {
+                rel: relative(root, path),
+                reason: "path through a symlink that leads outside the root: not followed".into(),
+            });
+            continue;
+        }
         if meta.is_file() || meta.file_type().is_symlink() && path.is_file() {
             add_file(&root_real, root, path, &meta, &mut out, true);
             continue;
@@ -126,18 +136,29 @@ fn add_file(
         None => return,
     };
     if meta.file_type().is_symlink() {
-        let inside = path
-            .canonicalize()
-            .map(|real| real.starts_with(root_real))
-            .unwrap_or(false);
-        if !inside {
+        let reason = if path.exists() {
+            (!inside(path, root_real))
+                .then_some("symlink that leads outside the root: not followed")
+        } else {
+            Some("broken symlink (its target does not exist): skipped")
+        };
+        if let Some(reason) = reason {
             out.skipped.push(Skipped {
                 rel,
-                reason: "symlink that leads outside the root: not followed".into(),
+                reason: reason.into(),
             });
         }
         // A link inside the root points at a file the walk visits itself; editing through
         // the link as well would edit that file twice.
+        return;
+    }
+    if !meta.is_file() {
+        // Reading a FIFO named `x.yaml` would block forever, and a device or socket is no
+        // manifest either.
+        out.skipped.push(Skipped {
+            rel,
+            reason: "not a regular file (FIFO, socket or device): skipped".into(),
+        });
         return;
     }
     out.files.push(FileEntry {
@@ -145,4 +166,20 @@ fn add_file(
         rel,
         kind,
     });
+}
+
+/// Whether `path` really lies below `root_real` (which is canonical).
+fn inside(path: &Path, root_real: &Path) -> bool {
+    path.canonicalize()
+        .map(|real| real.starts_with(root_real))
+        .unwrap_or(false)
+}
+
+/// Whether any component of `path`, as written, is a symbolic link.
+fn through_symlink(path: &Path) -> bool {
+    let mut prefix = PathBuf::new();
+    path.components().any(|c| {
+        prefix.push(c);
+        std::fs::symlink_metadata(&prefix).is_ok_and(|m| m.file_type().is_symlink())
+    })
 }

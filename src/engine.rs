@@ -12,7 +12,7 @@ use crate::locate::tags::TagPolicy;
 use crate::locate::terraform::node_role_grants;
 use crate::locate::{locate, Located};
 use crate::resolve::account::{accounts_in_terraform, AccountCensus};
-use crate::resolve::git::{is_url, GitResolver};
+use crate::resolve::git::{is_url, redact_url, GitResolver};
 use crate::resolve::pins::{resolve_pins, Source};
 use crate::resolve::{AccountResolver, Resolved};
 use crate::rules::{self, FileInput};
@@ -477,15 +477,18 @@ fn cluster_region(
 fn sources(config: &Config, opts: &RunOptions) -> Result<Vec<Source>, RunError> {
     let mut out = Vec::new();
     for flag in &opts.sources {
+        // A URL in the flag may carry a token: messages show it redacted.
         let (glob, repo) = flag.split_once('=').ok_or_else(|| {
             RunError::BadSource(format!(
-                "--source {flag:?}: expected GLOB=PATH_OR_URL, e.g. '*/my-app/*=../my-app'"
+                "--source {:?}: expected GLOB=PATH_OR_URL, e.g. '*/my-app/*=../my-app'",
+                redact_url(flag)
             ))
         })?;
+        let shown = format!("{glob}={}", redact_url(repo));
         let repo = absolute_repo(repo, Path::new("."));
         out.push(
             Source::new(glob, repo, None, None, "--source".into())
-                .map_err(|e| RunError::BadSource(format!("--source {flag:?}: {e}")))?,
+                .map_err(|e| RunError::BadSource(format!("--source {shown:?}: {e}")))?,
         );
     }
     let config_dir = match (&opts.source_base, &opts.config_path) {
@@ -587,6 +590,23 @@ fn load_all(files: Vec<FileEntry>, keep_prefixes: &[String]) -> Vec<Loaded> {
     results.into_iter().map(|(_, l)| l).collect()
 }
 
+/// Files larger than this are skipped unread: parsing and verifying a 100 MB "manifest" would
+/// take minutes and memory for what is never a hand-written manifest.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The file's bytes, or `None` when it is larger than `MAX_FILE_BYTES`. Reads at most one
+/// byte past the limit, so a file that grows meanwhile is caught too.
+fn read_limited(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    if file.metadata()?.len() > MAX_FILE_BYTES {
+        return Ok(None);
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= MAX_FILE_BYTES).then_some(bytes))
+}
+
 fn load(entry: FileEntry, keep_prefixes: &[String]) -> Loaded {
     let skip = |entry: &FileEntry, reason: &str, warning: bool| {
         Loaded::Skipped(SkippedFile {
@@ -595,8 +615,18 @@ fn load(entry: FileEntry, keep_prefixes: &[String]) -> Loaded {
             warning,
         })
     };
-    let bytes = match std::fs::read(&entry.abs) {
-        Ok(b) => b,
+    let bytes = match read_limited(&entry.abs) {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            return skip(
+                &entry,
+                &format!(
+                    "larger than {} MiB: skipped (manifests are far smaller; this is likely generated or data)",
+                    MAX_FILE_BYTES >> 20
+                ),
+                true,
+            )
+        }
         Err(e) => {
             return Loaded::Failed(FileError {
                 path: entry.rel.clone(),
@@ -606,6 +636,15 @@ fn load(entry: FileEntry, keep_prefixes: &[String]) -> Loaded {
             })
         }
     };
+    // YAML may be UTF-16 or UTF-32, which a BOM announces: not a binary file, but not text
+    // manifix can edit byte for byte either.
+    if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
+        return skip(
+            &entry,
+            "UTF-16 or UTF-32 (byte order mark at line 1, column 1): skipped; manifix reads UTF-8",
+            true,
+        );
+    }
     if bytes.contains(&0) {
         return skip(&entry, "binary file (contains NUL bytes): skipped", true);
     }
@@ -613,9 +652,14 @@ fn load(entry: FileEntry, keep_prefixes: &[String]) -> Loaded {
         Ok(t) => t,
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
+            // Everything before `at` is valid UTF-8, so it counts lines and characters.
+            let valid = std::str::from_utf8(&e.as_bytes()[..at]).unwrap_or_default();
+            let (line, column) = LineIndex::new(valid).line_col(at);
             return skip(
                 &entry,
-                &format!("not UTF-8 (invalid byte at offset {at}): skipped"),
+                &format!(
+                    "not UTF-8 (invalid byte at line {line}, column {column}, offset {at}): skipped"
+                ),
                 true,
             );
         }
@@ -641,6 +685,20 @@ fn load(entry: FileEntry, keep_prefixes: &[String]) -> Loaded {
             })
         }
     };
+    if let Some((first, dup)) = parsed.duplicate_key() {
+        let lines = LineIndex::new(&text);
+        let (line, column) = lines.line_col(dup.span.start);
+        return Loaded::Failed(FileError {
+            path: entry.rel.clone(),
+            line,
+            column,
+            message: format!(
+                "duplicate key `{}` (first at line {}): kubectl rejects this file, and which value counts is unclear; not checked or fixed",
+                dup.value,
+                lines.line_col(first.span.start).0
+            ),
+        });
+    }
     let file_name = entry.abs.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let mut located = locate(&parsed, file_name);
     located.retain_relevant(keep_prefixes);

@@ -2,7 +2,7 @@
 //! git repository builds the image (sources), which branch the tag follows, what commit that
 //! branch points to, and how CI spells the tag for it.
 
-use super::git::{BranchHead, GitResolver};
+use super::git::{redact_url, BranchHead, GitResolver};
 use crate::locate::images::TagUse;
 use crate::locate::tags::{branch_of, commit_id_in, TagKind, BRANCH_TAGS};
 use globset::{Glob, GlobMatcher};
@@ -59,6 +59,7 @@ pub enum PinOutcome {
     },
     /// The source could not be resolved (missing branch, unreachable repository).
     Failed {
+        /// The repository as shown to users (credentials in a URL redacted).
         repo: String,
         error: String,
     },
@@ -68,6 +69,7 @@ pub enum PinOutcome {
 pub struct Pin {
     pub tag: String,
     pub head: BranchHead,
+    /// The repository as shown to users (credentials in a URL redacted).
     pub repo: String,
     pub template: String,
     /// How the template was chosen, when it was not configured.
@@ -125,22 +127,17 @@ pub fn resolve_pins(
             continue;
         };
         let branch = branch_of(use_.tag.as_deref()).or_else(|| source.branch.clone());
+        // Everything below is shown to users: a token written into the URL must not be.
+        let shown = redact_url(&source.repo);
         let head = match git.resolve(&source.repo, branch.as_deref()) {
             Ok(head) => head,
             Err(err) => {
                 let error = err.to_string();
                 failed_sources
                     .entry(source.repo.clone())
-                    .or_insert_with(|| {
-                        format!("source {} ({}): {error}", source.repo, source.declared_in)
-                    });
-                pins.outcomes.insert(
-                    key,
-                    PinOutcome::Failed {
-                        repo: source.repo.clone(),
-                        error,
-                    },
-                );
+                    .or_insert_with(|| format!("source {shown} ({}): {error}", source.declared_in));
+                pins.outcomes
+                    .insert(key, PinOutcome::Failed { repo: shown, error });
                 continue;
             }
         };
@@ -159,7 +156,7 @@ pub fn resolve_pins(
                     PinOutcome::Pinned(Pin {
                         tag,
                         head,
-                        repo: source.repo.clone(),
+                        repo: shown,
                         template,
                         template_note,
                         skipped,
@@ -167,13 +164,8 @@ pub fn resolve_pins(
                 );
             }
             Err(error) => {
-                pins.outcomes.insert(
-                    key,
-                    PinOutcome::Failed {
-                        repo: source.repo.clone(),
-                        error,
-                    },
-                );
+                pins.outcomes
+                    .insert(key, PinOutcome::Failed { repo: shown, error });
             }
         }
     }

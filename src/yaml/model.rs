@@ -146,4 +146,36 @@ impl ParsedFile {
         }
         out
     }
+
+    /// The first mapping key (in stream order) written twice in one mapping, with its first
+    /// occurrence. Keys compare by decoded text, as kubectl's reader does (it rejects `a:`
+    /// twice, and even `1:` beside `"1":`); which of the two values a consumer uses is
+    /// anybody's guess.
+    pub fn duplicate_key(&self) -> Option<(&Scalar, &Scalar)> {
+        let mut found: Option<(&Scalar, &Scalar)> = None;
+        let mut stack: Vec<&Node> = self.documents.iter().map(|d| &d.root).collect();
+        while let Some(node) = stack.pop() {
+            match node {
+                Node::Mapping(entries) => {
+                    let mut seen: std::collections::HashMap<&str, &Scalar> =
+                        std::collections::HashMap::new();
+                    for (key, value) in entries {
+                        // An empty key is YAML's missing key (`: a`), not a name written twice.
+                        if let Some(k) = key.as_scalar().filter(|k| !k.value.is_empty()) {
+                            if let Some(first) = seen.insert(&k.value, k) {
+                                if found.is_none_or(|(_, d)| k.ordinal < d.ordinal) {
+                                    found = Some((first, k));
+                                }
+                            }
+                        }
+                        stack.push(key);
+                        stack.push(value);
+                    }
+                }
+                Node::Sequence(items) => stack.extend(items.iter()),
+                Node::Scalar(_) | Node::Alias => {}
+            }
+        }
+        found
+    }
 }

@@ -67,8 +67,7 @@ pub fn plan(text: &str, parsed: &ParsedFile, edits: &[ScalarEdit]) -> Result<Pla
         by_scalar.entry(edit.ordinal).or_default().push(edit);
     }
 
-    let mut text_edits = Vec::new();
-    let mut expected = BTreeMap::new();
+    let mut groups = Vec::new();
     for (ordinal, mut group) in by_scalar {
         let scalar = scalars
             .get(&ordinal)
@@ -77,10 +76,44 @@ pub fn plan(text: &str, parsed: &ParsedFile, edits: &[ScalarEdit]) -> Result<Pla
         group.sort_by_key(|e| (e.range.start, e.range.end));
         let new_value = apply_to_value(scalar, &group)?;
         check_inner(scalar, &group, &new_value)?;
-        let (edits, style) = choose(text, scalar, &group, &new_value)?;
+        let ways = candidates(text, scalar, &group, &new_value)?;
+        groups.push((scalar, new_value, ways));
+    }
+
+    // Every scalar's first way of writing, spliced and verified together: one re-parse of
+    // the file instead of one per edited scalar, which made a file with thousands of fixes
+    // (10k documents) take many minutes. When that does not verify, each scalar is planned
+    // on its own below, exactly as before.
+    let mut first = Vec::new();
+    let mut expected = BTreeMap::new();
+    for (scalar, new_value, ways) in &groups {
+        if let Some((edits, style)) = ways.first() {
+            first.extend(edits.iter().cloned());
+            expected.insert(
+                scalar.ordinal,
+                Expected {
+                    value: new_value.clone(),
+                    style: *style,
+                },
+            );
+        }
+    }
+    if let Ok(new_text) = splice(text, &mut first) {
+        if verify(text, &new_text, &expected).is_ok() {
+            return Ok(Planned {
+                text: new_text,
+                edits: first,
+            });
+        }
+    }
+
+    let mut text_edits = Vec::new();
+    let mut expected = BTreeMap::new();
+    for (scalar, new_value, ways) in groups {
+        let (edits, style) = choose(text, scalar, ways, &new_value)?;
         text_edits.extend(edits);
         expected.insert(
-            ordinal,
+            scalar.ordinal,
             Expected {
                 value: new_value,
                 style,
@@ -101,11 +134,11 @@ pub fn plan(text: &str, parsed: &ParsedFile, edits: &[ScalarEdit]) -> Result<Pla
 fn choose(
     text: &str,
     scalar: &Scalar,
-    group: &[&ScalarEdit],
+    ways: Vec<(Vec<TextEdit>, Style)>,
     new_value: &str,
 ) -> Result<(Vec<TextEdit>, Style), EditError> {
     let mut last_err = None;
-    for (mut edits, style) in candidates(text, scalar, group, new_value)? {
+    for (mut edits, style) in ways {
         let Ok(candidate) = splice(text, &mut edits) else {
             continue;
         };
@@ -228,6 +261,13 @@ fn candidates(
             "a block scalar edit may only change text within its lines",
         ));
     }
+    if block && leading_tab(new_value) && !leading_tab(&scalar.value) {
+        // YAML 1.1 readers (libyaml, PyYAML) detect a block scalar's indentation from its first
+        // line's spaces and reject a tab found among them.
+        return Err(refuse(
+            "a tab at the start of a block scalar's first line would break YAML 1.1 readers",
+        ));
+    }
     let plain_type_changes = scalar.style == Style::Plain
         && !scalar.tagged
         && resolves_to_string(&scalar.value)
@@ -260,7 +300,10 @@ fn candidates(
     }
     // Re-quote the whole scalar: needed when a plain value would change type (a pinned tag of
     // only digits would turn into a number) or when the new text cannot stand in its style.
-    if !block && scalar.style != Style::DoubleQuoted {
+    if !block
+        && scalar.style != Style::DoubleQuoted
+        && !(scalar.style == Style::Plain && tab_blank_lines_follow(text, scalar.span.end))
+    {
         out.push((
             vec![TextEdit {
                 range: scalar.span.clone(),
@@ -280,6 +323,44 @@ fn candidates(
         ));
     }
     Ok(out)
+}
+
+/// Whether `end` ends its line's content and blank (or comment-only) lines with a tab in
+/// their leading whitespace follow. A plain scalar swallows those lines; after a quoted one,
+/// YAML 1.1 readers (libyaml, PyYAML) take the tab for indentation and reject the file, so a
+/// plain scalar there is not re-quoted.
+fn tab_blank_lines_follow(text: &str, end: usize) -> bool {
+    let Some((same_line, after)) = text[end..].split_once('\n') else {
+        return false;
+    };
+    let same_line = same_line.trim_start_matches([' ', '\t']);
+    if !(same_line.trim_end_matches('\r').is_empty() || same_line.starts_with('#')) {
+        return false;
+    }
+    after
+        .split('\n')
+        .map(|line| {
+            let body = line.trim_start_matches([' ', '\t']);
+            let blank = body.trim_end_matches('\r').is_empty() || body.starts_with('#');
+            (blank, line[..line.len() - body.len()].contains('\t'))
+        })
+        .take_while(|(blank, _)| *blank)
+        .any(|(_, tab)| tab)
+}
+
+/// Whether a tab stands in the leading whitespace of a block scalar value's lines up to its
+/// first line with text: where a reader still looks for the indentation.
+fn leading_tab(value: &str) -> bool {
+    for line in value.split('\n') {
+        let body = line.trim_start_matches([' ', '\t']);
+        if line[..line.len() - body.len()].contains('\t') {
+            return true;
+        }
+        if !body.trim_end_matches('\r').is_empty() {
+            return false;
+        }
+    }
+    false
 }
 
 /// Whether an edit's range or replacement involves a line break of a block scalar.
@@ -347,16 +428,15 @@ fn in_place_edits(text: &str, scalar: &Scalar, group: &[&ScalarEdit]) -> Option<
 /// How `fragment` is written inside a scalar of `style`, or `None` when it cannot be.
 fn encode_fragment(style: Style, fragment: &str) -> Option<String> {
     let has = |f: fn(char) -> bool| fragment.chars().any(f);
-    let control = |c: char| c.is_control() || c == '\u{feff}';
     match style {
-        Style::Plain => (!has(control)).then(|| fragment.to_string()),
-        Style::SingleQuoted => (!has(control)).then(|| fragment.replace('\'', "''")),
+        Style::Plain => (!has(unwritable)).then(|| fragment.to_string()),
+        Style::SingleQuoted => (!has(unwritable)).then(|| fragment.replace('\'', "''")),
         Style::DoubleQuoted => {
             let quoted = double_quote(fragment);
             Some(quoted[1..quoted.len() - 1].to_string())
         }
         Style::Literal | Style::Folded => {
-            (!fragment.chars().any(|c| c != '\t' && control(c))).then(|| fragment.to_string())
+            (!fragment.chars().any(|c| c != '\t' && unwritable(c))).then(|| fragment.to_string())
         }
     }
 }
@@ -368,8 +448,11 @@ pub(crate) fn plain_safe(value: &str) -> bool {
         return false;
     };
     let indicator = "-?:,[]{}#&*!|>'\"%@`".contains(first);
+    // `-x` reads as text everywhere. `?x` and `:x` do in YAML 1.2, but inside a flow collection
+    // YAML 1.1 readers (libyaml, kubectl's go-yaml) take the `?` or `:` for an indicator; go-yaml
+    // even ends a plain scalar at any `?` there. This cannot see the context, so no `?` at all.
     let starts_ok = !indicator
-        || (matches!(first, '-' | '?' | ':')
+        || (first == '-'
             && value[1..]
                 .chars()
                 .next()
@@ -382,13 +465,21 @@ pub(crate) fn plain_safe(value: &str) -> bool {
         && !value.ends_with(':')
         && !value.contains(": ")
         && !value.contains(" #")
-        && !value.contains(['\t', ',', '[', ']', '{', '}'])
-        && !value.chars().any(|c| c.is_control() || c == '\u{feff}')
+        && !value.contains(['\t', ',', '[', ']', '{', '}', '?'])
+        && !value.chars().any(unwritable)
+}
+
+/// Characters that cannot stand as themselves in written text: controls, the BOM, and the
+/// line and paragraph separators U+2028/U+2029, which YAML 1.1 readers (libyaml, and kubectl's
+/// go-yaml) take for line breaks, as they do NEL (U+0085, a control). Escaped in double
+/// quotes; any other style refuses them.
+fn unwritable(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}')
 }
 
 /// Encodes `value` as a YAML single-quoted scalar, if it fits on one line.
 fn single_quote(value: &str) -> Option<String> {
-    if value.chars().any(|c| c.is_control() || c == '\u{feff}') {
+    if value.chars().any(unwritable) {
         return None;
     }
     Some(format!("'{}'", value.replace('\'', "''")))
@@ -469,7 +560,7 @@ pub fn double_quote(value: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if unwritable(c) => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
     }
