@@ -66,12 +66,15 @@ pub struct SkippedFile {
 #[derive(Debug)]
 pub struct Analyzed {
     pub entry: FileEntry,
-    /// The text; empty when no site of the file is relevant (nothing there can be reported).
-    pub text: String,
+    /// Whether anything in the file can be reported (it has relevant sites or is a
+    /// kustomization): only such files are read again for the rules and for fixes.
+    pub relevant: bool,
+    /// A hash of the bytes read: a file read again must be the file analysed.
+    pub hash: u64,
     /// For kustomization files, what the graph needs of them (taken when the graph is built);
     /// no parse is kept: the fix stage parses a file again.
     pub kustomization: Option<crate::locate::kustomize::Kustomization>,
-    /// Comments, for `# manifix: ignore[...]`; empty when the text is not kept.
+    /// The `# manifix: ...` comments, for suppressions (no other comment is kept).
     pub comments: Vec<crate::yaml::Comment>,
     pub located: Located,
 }
@@ -105,7 +108,7 @@ pub enum RunError {
 }
 
 enum Loaded {
-    Yaml(Box<Analyzed>),
+    Yaml(Box<Analyzed>, String),
     Terraform(FileEntry, String),
     Skipped(SkippedFile),
     Failed(FileError),
@@ -150,8 +153,10 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         .collect();
     for loaded in load_all(discovered.files, &keep_prefixes) {
         match loaded {
-            Loaded::Yaml(file) => {
-                record_yaml_accounts(&file, &mut census);
+            Loaded::Yaml(file, text) => {
+                // The text is not kept: the rules read a relevant file again, so memory
+                // follows the facts of the repository rather than its bytes.
+                record_yaml_accounts(&file, &text, &mut census);
                 run.files.push(*file);
             }
             Loaded::Terraform(entry, text) => {
@@ -259,13 +264,17 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         _ => config.rules.get(id).copied(),
     };
     let in_scope = |path: &str| recipe.is_none_or(|r| r.covers(path));
-    for file in run.files.iter().filter(|f| in_scope(&f.entry.rel)) {
+    let per_file = parallel_map(&run.files, |file| {
+        if !file.relevant || !in_scope(&file.entry.rel) {
+            return Ok(Vec::new());
+        }
+        let text = read_again(file)?;
         let input = FileInput {
             path: &file.entry.rel,
-            text: &file.text,
+            text: &text,
             located: &file.located,
         };
-        let lines = LineIndex::new(&file.text);
+        let lines = LineIndex::new(&text);
         let mut found = Vec::new();
         for rule in rules::all() {
             let level = level_of(rule.meta().id);
@@ -284,11 +293,16 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         if let Some(recipe) = recipe {
             found.extend(crate::recipe::steps::step_findings(recipe, &input));
         }
-        for mut finding in found {
+        for finding in &mut found {
             (finding.line, finding.column) = lines.line_col(finding.range.start);
-            if !suppressed(&file.comments, &lines, finding.rule, finding.line) {
-                run.findings.push(finding);
-            }
+        }
+        found.retain(|f| !suppressed(&file.comments, &lines, f.rule, f.line));
+        Ok(found)
+    });
+    for result in per_file {
+        match result {
+            Ok(found) => run.findings.extend(found),
+            Err(e) => run.errors.push(e),
         }
     }
     for rule in rules::all() {
@@ -554,12 +568,12 @@ fn suppressed(
     })
 }
 
-fn record_yaml_accounts(file: &Analyzed, census: &mut AccountCensus) {
+fn record_yaml_accounts(file: &Analyzed, text: &str, census: &mut AccountCensus) {
     let mut lines = None;
     for site in &file.located.sites {
         for found in find_accounts(&site.value) {
             census.record(&found.account, || {
-                let index = lines.get_or_insert_with(|| LineIndex::new(&file.text));
+                let index = lines.get_or_insert_with(|| LineIndex::new(text));
                 format!("{}:{}", file.entry.rel, index.line_col(site.span.start).0)
             });
         }
@@ -568,26 +582,53 @@ fn record_yaml_accounts(file: &Analyzed, census: &mut AccountCensus) {
 
 /// Reads and parses files on every core; results come back in input order.
 fn load_all(files: Vec<FileEntry>, keep_prefixes: &[String]) -> Vec<Loaded> {
+    parallel_map(&files, |entry| load(entry.clone(), keep_prefixes))
+}
+
+/// `f` over `items` on every core, results in input order.
+pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, Loaded)>> = Mutex::new(Vec::with_capacity(files.len()));
+    let results: Mutex<Vec<(usize, R)>> = Mutex::new(Vec::with_capacity(items.len()));
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(files.len().max(1));
+        .min(items.len().max(1));
     std::thread::scope(|scope| {
         for _ in 0..workers {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(entry) = files.get(i) else { break };
-                let loaded = load(entry.clone(), keep_prefixes);
-                if let Ok(mut r) = results.lock() {
-                    r.push((i, loaded));
+            scope.spawn(|| {
+                while let Some((i, item)) = {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    items.get(i).map(|item| (i, item))
+                } {
+                    let r = f(item);
+                    if let Ok(mut all) = results.lock() {
+                        all.push((i, r));
+                    }
                 }
             });
         }
     });
     let mut results = results.into_inner().unwrap_or_default();
     results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, l)| l).collect()
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+/// A relevant file's text, read again; an error when it is no longer what was analysed.
+pub fn read_again(file: &Analyzed) -> Result<String, FileError> {
+    let error = |message: String| FileError {
+        path: file.entry.rel.clone(),
+        line: 1,
+        column: 1,
+        message,
+    };
+    let bytes = read_limited(&file.entry.abs)
+        .map_err(|e| error(format!("cannot read: {e}")))?
+        .ok_or_else(|| error("grew past the size limit while manifix ran: not checked".into()))?;
+    if crate::text::stable_hash_bytes(&bytes) != file.hash {
+        return Err(error(
+            "changed on disk while manifix ran: not checked or fixed (run again)".into(),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| error("changed on disk while manifix ran".into()))
 }
 
 /// Files larger than this are skipped unread: parsing and verifying a 100 MB "manifest" would
@@ -599,11 +640,14 @@ pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 fn read_limited(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
     use std::io::Read;
     let file = std::fs::File::open(path)?;
-    if file.metadata()?.len() > MAX_FILE_BYTES {
+    let len = file.metadata()?.len();
+    if len > MAX_FILE_BYTES {
         return Ok(None);
     }
-    let mut bytes = Vec::new();
+    // Sized from the metadata: a growing buffer would keep up to twice the file in memory.
+    let mut bytes = Vec::with_capacity(len as usize + 1);
     file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    bytes.shrink_to_fit();
     Ok((bytes.len() as u64 <= MAX_FILE_BYTES).then_some(bytes))
 }
 
@@ -704,15 +748,20 @@ fn load(entry: FileEntry, keep_prefixes: &[String]) -> Loaded {
     located.retain_relevant(keep_prefixes);
     let kustomization = crate::locate::kustomize::Kustomization::read(&entry.rel, &parsed);
     let relevant = kustomization.is_some() || !located.sites.is_empty();
-    Loaded::Yaml(Box::new(Analyzed {
-        entry,
-        text: if relevant { text } else { String::new() },
-        comments: if relevant {
-            parsed.comments
-        } else {
-            Vec::new()
-        },
-        kustomization,
-        located,
-    }))
+    let comments = parsed
+        .comments
+        .into_iter()
+        .filter(|c| c.text.contains("manifix:"))
+        .collect();
+    Loaded::Yaml(
+        Box::new(Analyzed {
+            hash: crate::text::stable_hash_bytes(text.as_bytes()),
+            entry,
+            relevant,
+            comments,
+            kustomization,
+            located,
+        }),
+        text,
+    )
 }

@@ -80,9 +80,16 @@ pub fn plan_fixes(run: &Run, choice: FixChoice) -> FixPlan {
                     .flat_map(|fix| fix.append_images.iter().cloned())
             })
             .collect();
-        // No parse is kept from the analysis; parsing is deterministic, so parsing again gives
-        // the scalar ordinals the edits were made against.
-        let parsed = match parse(&file.text) {
+        // The analysis kept no text: read the file again (it must be unchanged) and parse it;
+        // parsing is deterministic, so the scalar ordinals are the ones the edits name.
+        let text = match crate::engine::read_again(file) {
+            Ok(t) => t,
+            Err(e) => {
+                out.refused.push(e);
+                continue;
+            }
+        };
+        let parsed = match parse(&text) {
             Ok(p) => p,
             Err(e) => {
                 out.refused.push(FileError {
@@ -94,7 +101,7 @@ pub fn plan_fixes(run: &Run, choice: FixChoice) -> FixPlan {
                 continue;
             }
         };
-        let planned = plan(&file.text, &parsed, &edits).and_then(|planned| {
+        let planned = plan(&text, &parsed, &edits).and_then(|planned| {
             if appended.is_empty() {
                 return Ok(planned.text);
             }
@@ -103,12 +110,12 @@ pub fn plan_fixes(run: &Run, choice: FixChoice) -> FixPlan {
             append_to_sequence(&planned.text, &parsed, "images", &appended)
         });
         match planned {
-            Ok(text) if text == file.text => {}
-            Ok(text) => out.files.push(FilePlan {
+            Ok(new) if new == text => {}
+            Ok(new) => out.files.push(FilePlan {
                 path: file.entry.rel.clone(),
                 abs: file.entry.abs.clone(),
-                old: file.text.clone(),
-                new: text,
+                old: text,
+                new,
                 fixed: chosen,
             }),
             Err(err) => {

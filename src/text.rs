@@ -40,8 +40,12 @@ impl LineIndex {
 /// A hash that is the same on every machine and every run (FNV-1a, 64 bits): for picking a
 /// repository's shard and fingerprinting a recipe, where std's randomised hasher would not do.
 pub fn stable_hash(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    stable_hash_bytes(text.as_bytes())
+}
+
+pub fn stable_hash_bytes(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
     })
 }
 

@@ -14,21 +14,16 @@ use std::path::Path;
 pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 const SRCROOT: &str = "%SRCROOT%";
 
-/// The text of every file a finding points at: parsed YAML is kept by the run; anything else
-/// (Terraform) is read again from under the root. A file that cannot be read gives regions
-/// without an end.
+/// The text of every file a finding points at, read again from under the root (the run keeps
+/// no texts). A file that cannot be read gives regions without an end.
 pub struct SourceTexts {
     texts: HashMap<String, String>,
 }
 
 impl SourceTexts {
     pub fn collect(run: &Run, root: &Path) -> SourceTexts {
-        let mut texts: HashMap<String, String> = run
-            .files
-            .iter()
-            .filter(|f| !f.text.is_empty())
-            .map(|f| (f.entry.rel.clone(), f.text.clone()))
-            .collect();
+        // The run keeps no texts: read those the findings point into.
+        let mut texts: HashMap<String, String> = HashMap::new();
         for f in &run.findings {
             if !texts.contains_key(&f.path) {
                 if let Ok(text) = std::fs::read_to_string(root.join(&f.path)) {
