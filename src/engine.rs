@@ -10,7 +10,7 @@ use crate::locate::irsa::irsa_issues;
 use crate::locate::kustomize::Graph;
 use crate::locate::tags::TagPolicy;
 use crate::locate::terraform::node_role_grants;
-use crate::locate::{locate, Located};
+use crate::locate::{locate_relevant, Located};
 use crate::resolve::account::{accounts_in_terraform, AccountCensus};
 use crate::resolve::git::{is_url, redact_url, GitResolver};
 use crate::resolve::pins::{resolve_pins, Source};
@@ -73,7 +73,7 @@ pub struct Analyzed {
     pub hash: u64,
     /// For kustomization files, what the graph needs of them (taken when the graph is built);
     /// no parse is kept: the fix stage parses a file again.
-    pub kustomization: Option<crate::locate::kustomize::Kustomization>,
+    pub kustomization: Option<Box<crate::locate::kustomize::Kustomization>>,
     /// The `# manifix: ...` comments, for suppressions (no other comment is kept).
     pub comments: Vec<crate::yaml::Comment>,
     pub located: Located,
@@ -192,7 +192,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     let graph = Graph::from_kustomizations(
         run.files
             .iter_mut()
-            .filter_map(|f| f.kustomization.take())
+            .filter_map(|f| f.kustomization.take().map(|k| *k))
             .collect::<Vec<_>>(),
     );
     let file_images: Vec<FileImages> = run
@@ -744,14 +744,18 @@ fn load(entry: FileEntry, keep_prefixes: &[String]) -> Loaded {
         });
     }
     let file_name = entry.abs.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let mut located = locate(&parsed, file_name);
-    located.retain_relevant(keep_prefixes);
-    let kustomization = crate::locate::kustomize::Kustomization::read(&entry.rel, &parsed);
+    let mut located = locate_relevant(&parsed, file_name, keep_prefixes);
+    located.slim();
+    let kustomization =
+        crate::locate::kustomize::Kustomization::read(&entry.rel, &parsed).map(Box::new);
     let relevant = kustomization.is_some() || !located.sites.is_empty();
-    let comments = parsed
+    // Collected anew, not filtered in place: an in-place collect would keep the capacity of
+    // every comment of the file.
+    let comments: Vec<_> = parsed
         .comments
-        .into_iter()
+        .iter()
         .filter(|c| c.text.contains("manifix:"))
+        .cloned()
         .collect();
     Loaded::Yaml(
         Box::new(Analyzed {

@@ -37,7 +37,8 @@ pub struct Target {
     pub scalar: Scalar,
     /// Set for scalars inside an inline patch: the outer scalar's ordinal is `ordinal`; this is
     /// the inline document's text and the scalar's ordinal in it.
-    pub inline: Option<Inline>,
+    /// Boxed: most sites are not in a patch, and every byte of a site counts in a large run.
+    pub inline: Option<Box<Inline>>,
 }
 
 #[derive(Debug, Clone)]
@@ -119,10 +120,23 @@ pub struct DocFacts {
 
 /// Locates every value scalar of `parsed`, with its role.
 pub fn locate(parsed: &ParsedFile, file_name: &str) -> Located {
+    locate_with(parsed, file_name, None)
+}
+
+/// Locates only the scalars a rule or recipe step can use (`relevant`): what a large run
+/// keeps. `prefixes` are registry prefixes a recipe moves, kept wherever they stand.
+pub fn locate_relevant(parsed: &ParsedFile, file_name: &str, prefixes: &[String]) -> Located {
+    let mut located = locate_with(parsed, file_name, Some(prefixes));
+    located.sites.shrink_to_fit();
+    located.docs.shrink_to_fit();
+    located
+}
+
+fn locate_with(parsed: &ParsedFile, file_name: &str, keep: Option<&[String]>) -> Located {
     let mut sites = Vec::new();
     let mut docs = Vec::new();
     for doc in &parsed.documents {
-        walk::walk_document(&doc.root, doc.index, file_name, &mut sites);
+        walk::walk_document(&doc.root, doc.index, file_name, &mut sites, keep);
         let text = |keys: &[&str]| {
             doc.root
                 .at(keys)
@@ -140,31 +154,61 @@ pub fn locate(parsed: &ParsedFile, file_name: &str) -> Located {
     Located { sites, docs }
 }
 
+/// Whether a scalar can matter to a rule or step: images and IRSA annotations (any role but
+/// `Other`), strings naming an AWS account, pull secrets and service-account names, and values
+/// under a registry prefix a recipe moves. Everything else is a plain string nothing reads.
+pub(crate) fn relevant(
+    role: &Role,
+    value: &str,
+    path: &[crate::yaml::PathSeg],
+    prefixes: &[String],
+) -> bool {
+    use crate::yaml::PathSeg;
+    *role != Role::Other
+        || value.contains("amazonaws.com")
+        || value.contains("arn:")
+        || prefixes.iter().any(|p| value.starts_with(p.as_str()))
+        || path.iter().any(|seg| match seg {
+            PathSeg::Key(k) => {
+                k == "imagePullSecrets" || k.to_ascii_lowercase().contains("serviceaccount")
+            }
+            PathSeg::Index(_) => false,
+        })
+}
+
 impl Located {
-    /// Drops the sites no rule or step can use — plain strings that are not images, not IRSA
-    /// annotations, name no AWS account and are not pull secrets or service accounts — so a
-    /// large repository is held in memory by what matters in it. `prefixes` are registry
-    /// prefixes a recipe moves, whose values are kept wherever they stand.
-    pub fn retain_relevant(&mut self, prefixes: &[String]) {
-        self.sites.retain(|site| {
-            site.role != Role::Other
-                || site.value.contains("amazonaws.com")
-                || site.value.contains("arn:")
-                || site.path.contains("imagePullSecrets[")
-                || site.path.to_ascii_lowercase().contains("serviceaccount")
-                || prefixes.iter().any(|p| site.value.starts_with(p.as_str()))
-        });
-        // The walk sized the list for every scalar; keeping that capacity would keep the
-        // memory the pruning is for.
-        self.sites.shrink_to_fit();
+    /// Drops the copies of each value that the targets hold: a target's scalar holds the
+    /// site's value (or, for an inline patch, the patch text once per site in it), which
+    /// `source_range` rebuilds when a finding needs it.
+    pub fn slim(&mut self) {
+        for site in &mut self.sites {
+            site.target.scalar.value = String::new();
+            if let Some(inline) = &mut site.target.inline {
+                inline.scalar.value = String::new();
+            }
+        }
     }
 }
 
 /// The byte range in the file's text that `range` of a site's decoded value comes from.
 pub fn source_range(text: &str, site: &Site, range: Range<usize>) -> Option<Range<usize>> {
+    // The scalars' values are rebuilt from what the site keeps (see `Located::slim`).
     let outer_range = match &site.target.inline {
         None => range,
-        Some(inline) => splice::source_range(&inline.text, &inline.scalar, range)?,
+        Some(inline) => {
+            let inner = Scalar {
+                value: site.value.clone(),
+                ..inline.scalar.clone()
+            };
+            splice::source_range(&inline.text, &inner, range)?
+        }
     };
-    splice::source_range(text, &site.target.scalar, outer_range)
+    let outer = Scalar {
+        value: match &site.target.inline {
+            None => site.value.clone(),
+            Some(inline) => inline.text.to_string(),
+        },
+        ..site.target.scalar.clone()
+    };
+    splice::source_range(text, &outer, outer_range)
 }

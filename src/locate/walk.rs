@@ -26,6 +26,8 @@ struct Scope<'a> {
     /// or its image `name`.
     entry: Entry,
     sites: &'a mut Vec<Site>,
+    /// `Some(prefixes)`: list only the scalars rules and steps can use (see `relevant`).
+    keep: Option<&'a [String]>,
 }
 
 /// The inline patch being walked: the outer block scalar and the patch's text.
@@ -42,7 +44,13 @@ struct Entry {
     image_name: Option<String>,
 }
 
-pub(super) fn walk_document(root: &Node, document: usize, file_name: &str, sites: &mut Vec<Site>) {
+pub(super) fn walk_document(
+    root: &Node,
+    document: usize,
+    file_name: &str,
+    sites: &mut Vec<Site>,
+    keep: Option<&[String]>,
+) {
     let kind = root.get("kind").and_then(Node::as_str).map(str::to_string);
     let kustomization = matches!(kind.as_deref(), Some("Kustomization" | "Component"))
         && root
@@ -64,6 +72,7 @@ pub(super) fn walk_document(root: &Node, document: usize, file_name: &str, sites
         inline: None,
         entry: Entry::default(),
         sites,
+        keep,
     };
     walk_root(root, &mut scope);
 }
@@ -127,6 +136,11 @@ fn visit(node: &Node, path: &mut Vec<PathSeg>, scope: &mut Scope) {
                 return;
             }
             let role = role_of(path, scope);
+            if let Some(prefixes) = scope.keep {
+                if !super::relevant(&role, &scalar.value, path, prefixes) {
+                    return;
+                }
+            }
             let (target, span) = match &scope.inline {
                 None => (
                     Target {
@@ -138,10 +152,10 @@ fn visit(node: &Node, path: &mut Vec<PathSeg>, scope: &mut Scope) {
                 Some(inline) => (
                     Target {
                         scalar: inline.outer.clone(),
-                        inline: Some(Inline {
+                        inline: Some(Box::new(Inline {
                             text: inline.text.clone(),
                             scalar: scalar.clone(),
-                        }),
+                        })),
                     },
                     inline.outer_span.clone(),
                 ),
@@ -235,6 +249,7 @@ fn walk_inline_patch(node: &Node, scope: &mut Scope) -> bool {
             }),
             entry: Entry::default(),
             sites: scope.sites,
+            keep: scope.keep,
         };
         walk_root(&doc.root, &mut inner);
     }
