@@ -108,7 +108,8 @@ pub enum RunError {
 }
 
 enum Loaded {
-    Yaml(Box<Analyzed>, String),
+    /// The file, and each account it names with the line where it first does.
+    Yaml(Box<Analyzed>, Vec<(String, usize)>),
     Terraform(FileEntry, String),
     Skipped(SkippedFile),
     Failed(FileError),
@@ -151,12 +152,14 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
             _ => None,
         })
         .collect();
-    for loaded in load_all(discovered.files, &keep_prefixes) {
+    let loaded_all = load_all(discovered.files, &keep_prefixes);
+    run.files.reserve_exact(loaded_all.len());
+    for loaded in loaded_all {
         match loaded {
-            Loaded::Yaml(file, text) => {
-                // The text is not kept: the rules read a relevant file again, so memory
-                // follows the facts of the repository rather than its bytes.
-                record_yaml_accounts(&file, &text, &mut census);
+            Loaded::Yaml(file, accounts) => {
+                for (account, line) in accounts {
+                    census.record(&account, || format!("{}:{line}", file.entry.rel));
+                }
                 run.files.push(*file);
             }
             Loaded::Terraform(entry, text) => {
@@ -568,18 +571,6 @@ fn suppressed(
     })
 }
 
-fn record_yaml_accounts(file: &Analyzed, text: &str, census: &mut AccountCensus) {
-    let mut lines = None;
-    for site in &file.located.sites {
-        for found in find_accounts(&site.value) {
-            census.record(&found.account, || {
-                let index = lines.get_or_insert_with(|| LineIndex::new(text));
-                format!("{}:{}", file.entry.rel, index.line_col(site.span.start).0)
-            });
-        }
-    }
-}
-
 /// Reads and parses files on every core; results come back in input order.
 fn load_all(files: Vec<FileEntry>, keep_prefixes: &[String]) -> Vec<Loaded> {
     parallel_map(&files, |entry| load(entry.clone(), keep_prefixes))
@@ -757,6 +748,19 @@ fn load(entry: FileEntry, keep_prefixes: &[String]) -> Loaded {
         .filter(|c| c.text.contains("manifix:"))
         .cloned()
         .collect();
+    // The text is not kept (the rules read a relevant file again, so memory follows the
+    // facts of a repository rather than its bytes): what the account census needs of it is
+    // each account's first line.
+    let mut accounts: Vec<(String, usize)> = Vec::new();
+    let mut lines = None;
+    for site in &located.sites {
+        for found in find_accounts(&site.value) {
+            if !accounts.iter().any(|(a, _)| *a == found.account) {
+                let index = lines.get_or_insert_with(|| LineIndex::new(&text));
+                accounts.push((found.account, index.line_col(site.span.start).0));
+            }
+        }
+    }
     Loaded::Yaml(
         Box::new(Analyzed {
             hash: crate::text::stable_hash_bytes(text.as_bytes()),
@@ -766,6 +770,6 @@ fn load(entry: FileEntry, keep_prefixes: &[String]) -> Loaded {
             kustomization,
             located,
         }),
-        text,
+        accounts,
     )
 }

@@ -54,82 +54,109 @@ impl FixChoice {
 }
 
 pub fn plan_fixes(run: &Run, choice: FixChoice) -> FixPlan {
+    // Files are planned on every core (reading, parsing, splicing and verifying each), then
+    // gathered in the run's order.
+    let planned = crate::engine::parallel_map(&run.files, |file| plan_file(run, file, choice));
     let mut out = FixPlan::default();
-    for file in &run.files {
-        let mine = crate::resolve::for_path(&run.findings, &file.entry.rel, |f| &f.path);
-        let mut chosen = Vec::new();
-        for finding in mine {
-            match &finding.fix {
-                None => out.unfixable += 1,
-                Some(fix) if !choice.wants(finding, fix) => out.held_back += 1,
-                Some(_) => chosen.push(finding.clone()),
-            }
-        }
-        if chosen.is_empty() {
-            continue;
-        }
-        let edits: Vec<_> = chosen
-            .iter()
-            .flat_map(|f| f.fix.iter().flat_map(|fix| fix.edits.iter().cloned()))
-            .collect();
-        let appended: Vec<Entry> = chosen
-            .iter()
-            .flat_map(|f| {
-                f.fix
-                    .iter()
-                    .flat_map(|fix| fix.append_images.iter().cloned())
-            })
-            .collect();
-        // The analysis kept no text: read the file again (it must be unchanged) and parse it;
-        // parsing is deterministic, so the scalar ordinals are the ones the edits name.
-        let text = match crate::engine::read_again(file) {
-            Ok(t) => t,
-            Err(e) => {
-                out.refused.push(e);
-                continue;
-            }
-        };
-        let parsed = match parse(&text) {
-            Ok(p) => p,
-            Err(e) => {
-                out.refused.push(FileError {
-                    path: file.entry.rel.clone(),
-                    line: e.line,
-                    column: e.column,
-                    message: format!("not fixed, file left untouched: {}", e.message),
-                });
-                continue;
-            }
-        };
-        let planned = plan(&text, &parsed, &edits).and_then(|planned| {
-            if appended.is_empty() {
-                return Ok(planned.text);
-            }
-            // Entries are placed by structure, so they are worked out on the edited text.
-            let parsed = parse(&planned.text).map_err(|e| EditError::Reparse(e.to_string()))?;
-            append_to_sequence(&planned.text, &parsed, "images", &appended)
-        });
-        match planned {
-            Ok(new) if new == text => {}
-            Ok(new) => out.files.push(FilePlan {
-                path: file.entry.rel.clone(),
-                abs: file.entry.abs.clone(),
-                old: text,
-                new,
-                fixed: chosen,
-            }),
-            Err(err) => {
-                let first = &chosen[0];
-                out.refused.push(FileError {
-                    path: file.entry.rel.clone(),
-                    line: first.line,
-                    column: first.column,
-                    message: format!("not fixed, file left untouched: {err}"),
-                });
-            }
+    for one in planned {
+        out.unfixable += one.unfixable;
+        out.held_back += one.held_back;
+        match one.outcome {
+            Some(Ok(plan)) => out.files.push(plan),
+            Some(Err(error)) => out.refused.push(error),
+            None => {}
         }
     }
     out
+}
+
+/// One file's part of the plan.
+struct FileOutcome {
+    unfixable: usize,
+    held_back: usize,
+    /// The new text, a refusal, or nothing to change.
+    outcome: Option<Result<FilePlan, FileError>>,
+}
+
+fn plan_file(run: &Run, file: &crate::engine::Analyzed, choice: FixChoice) -> FileOutcome {
+    let mut one = FileOutcome {
+        unfixable: 0,
+        held_back: 0,
+        outcome: None,
+    };
+    let mine = crate::resolve::for_path(&run.findings, &file.entry.rel, |f| &f.path);
+    let mut chosen = Vec::new();
+    for finding in mine {
+        match &finding.fix {
+            None => one.unfixable += 1,
+            Some(fix) if !choice.wants(finding, fix) => one.held_back += 1,
+            Some(_) => chosen.push(finding.clone()),
+        }
+    }
+    if chosen.is_empty() {
+        return one;
+    }
+    let edits: Vec<_> = chosen
+        .iter()
+        .flat_map(|f| f.fix.iter().flat_map(|fix| fix.edits.iter().cloned()))
+        .collect();
+    let appended: Vec<Entry> = chosen
+        .iter()
+        .flat_map(|f| {
+            f.fix
+                .iter()
+                .flat_map(|fix| fix.append_images.iter().cloned())
+        })
+        .collect();
+    // The analysis kept no text: read the file again (it must be unchanged) and parse it;
+    // parsing is deterministic, so the scalar ordinals are the ones the edits name.
+    let text = match crate::engine::read_again(file) {
+        Ok(t) => t,
+        Err(e) => {
+            one.outcome = Some(Err(e));
+            return one;
+        }
+    };
+    let parsed = match parse(&text) {
+        Ok(p) => p,
+        Err(e) => {
+            one.outcome = Some(Err(FileError {
+                path: file.entry.rel.clone(),
+                line: e.line,
+                column: e.column,
+                message: format!("not fixed, file left untouched: {}", e.message),
+            }));
+            return one;
+        }
+    };
+    let planned = plan(&text, &parsed, &edits).and_then(|planned| {
+        if appended.is_empty() {
+            return Ok(planned.text);
+        }
+        // Entries are placed by structure, so they are worked out on the edited text.
+        let parsed = parse(&planned.text).map_err(|e| EditError::Reparse(e.to_string()))?;
+        append_to_sequence(&planned.text, &parsed, "images", &appended)
+    });
+    one.outcome = match planned {
+        Ok(new) if new == text => None,
+        Ok(new) => Some(Ok(FilePlan {
+            path: file.entry.rel.clone(),
+            abs: file.entry.abs.clone(),
+            old: text,
+            new,
+            fixed: chosen,
+        })),
+        Err(err) => {
+            let first = &chosen[0];
+            Some(Err(FileError {
+                path: file.entry.rel.clone(),
+                line: first.line,
+                column: first.column,
+                message: format!("not fixed, file left untouched: {err}"),
+            }))
+        }
+    };
+    one
 }
 
 #[derive(Debug, thiserror::Error)]
