@@ -226,6 +226,22 @@ pub(crate) fn plan_or_stop(
     err: &mut dyn Write,
     paint: Paint,
 ) -> io::Result<Option<crate::fix::FixPlan>> {
+    if !ready_to_fix(run, err, paint)? {
+        return Ok(None);
+    }
+    let plan = plan_fixes(run, choice);
+    for refused in &plan.refused {
+        emit::text::file_error(err, refused, paint)?;
+    }
+    Ok(Some(plan))
+}
+
+/// How many files `fix` plans before writing them.
+const FIX_SLICE: usize = 512;
+
+/// The side notes; `false` when fixing must stop because a placeholder has no known
+/// replacement account.
+fn ready_to_fix(run: &Run, err: &mut dyn Write, paint: Paint) -> io::Result<bool> {
     report_side_notes(run, err, paint)?;
     if missing_target(run) {
         writeln!(
@@ -234,13 +250,9 @@ pub(crate) fn plan_or_stop(
             paint.wrap("31", "error"),
             run.resolved.accounts.missing_target_help()
         )?;
-        return Ok(None);
+        return Ok(false);
     }
-    let plan = plan_fixes(run, choice);
-    for refused in &plan.refused {
-        emit::text::file_error(err, refused, paint)?;
-    }
-    Ok(Some(plan))
+    Ok(true)
 }
 
 pub(crate) fn fix_choice(args: &FixArgs) -> crate::fix::FixChoice {
@@ -270,32 +282,47 @@ fn fix(
     let mut opts = options(&args.common)?;
     opts.require_image = args.require_image;
     let run = analyze(&opts)?;
-    let Some(plan) = plan_or_stop(&run, fix_choice(&args), err, paint_err)? else {
+    if !ready_to_fix(&run, err, paint_err)? {
         return Ok(EXIT_ERROR);
-    };
+    }
+    // Planned and written a slice of files at a time: new texts never pile up in memory.
+    let mut plan = crate::fix::FixPlan::default();
+    let mut files_planned = 0;
+    let mut fixes_planned = 0;
     let mut write_failures = 0;
     // A file that could not be written fixed nothing: the summary counts what was written.
     let mut unwritten_fixes = 0;
-    for file in &plan.files {
-        if args.dry_run {
-            let notes: Vec<(usize, String)> = file
-                .fixed
-                .iter()
-                .filter_map(|f| Some((f.line, f.fix.as_ref()?.detail.clone()?)))
-                .collect();
-            let diff = emit::diff::unified(&file.path, &file.old, &file.new, paint_out, &notes);
-            write!(out, "{diff}")?;
-        } else if let Err(e) = write_file(file) {
-            writeln!(err, "{}: {e}", paint_err.wrap("31", "error"))?;
-            write_failures += 1;
-            unwritten_fixes += file.fixed.len();
+    for slice in run.files.chunks(FIX_SLICE) {
+        let part = crate::fix::plan_files(&run, slice, fix_choice(&args));
+        for refused in &part.refused {
+            emit::text::file_error(err, refused, paint_err)?;
         }
+        for file in &part.files {
+            if args.dry_run {
+                let notes: Vec<(usize, String)> = file
+                    .fixed
+                    .iter()
+                    .filter_map(|f| Some((f.line, f.fix.as_ref()?.detail.clone()?)))
+                    .collect();
+                let diff = emit::diff::unified(&file.path, &file.old, &file.new, paint_out, &notes);
+                write!(out, "{diff}")?;
+            } else if let Err(e) = write_file(file) {
+                writeln!(err, "{}: {e}", paint_err.wrap("31", "error"))?;
+                write_failures += 1;
+                unwritten_fixes += file.fixed.len();
+            }
+        }
+        files_planned += part.files.len();
+        fixes_planned += part.fixes();
+        plan.held_back += part.held_back;
+        plan.unfixable += part.unfixable;
+        plan.refused.extend(part.refused);
     }
     let verb = if args.dry_run { "would fix" } else { "fixed" };
-    let files_changed = plan.files.len() - write_failures;
+    let files_changed = files_planned - write_failures;
     let mut summary = format!(
         "{verb} {} in {}",
-        emit::text::plural(plan.fixes() - unwritten_fixes, "finding", "findings"),
+        emit::text::plural(fixes_planned - unwritten_fixes, "finding", "findings"),
         emit::text::plural(files_changed, "file", "files")
     );
     if plan.held_back > 0 {
@@ -326,7 +353,7 @@ fn fix(
             || write_failures > 0
         {
             EXIT_ERROR
-        } else if args.exit_code && !plan.files.is_empty() {
+        } else if args.exit_code && files_planned > 0 {
             EXIT_FINDINGS
         } else {
             EXIT_CLEAN

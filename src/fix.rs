@@ -54,9 +54,15 @@ impl FixChoice {
 }
 
 pub fn plan_fixes(run: &Run, choice: FixChoice) -> FixPlan {
+    plan_files(run, &run.files, choice)
+}
+
+/// The plan for some of the run's files: `fix` plans a large run a slice at a time, writing
+/// each before planning the next, so new texts never pile up in memory.
+pub fn plan_files(run: &Run, files: &[crate::engine::Analyzed], choice: FixChoice) -> FixPlan {
     // Files are planned on every core (reading, parsing, splicing and verifying each), then
     // gathered in the run's order.
-    let planned = crate::engine::parallel_map(&run.files, |file| plan_file(run, file, choice));
+    let planned = crate::engine::parallel_map(files, |file| plan_file(run, file, choice));
     let mut out = FixPlan::default();
     for one in planned {
         out.unfixable += one.unfixable;
