@@ -391,8 +391,10 @@ fn overlay_accounts(
     accounts: &AccountResolver,
 ) -> std::collections::BTreeMap<String, Vec<(String, String)>> {
     use std::collections::BTreeMap;
-    let mut per_root: BTreeMap<String, BTreeMap<String, (usize, Vec<String>)>> = BTreeMap::new();
-    for file in files {
+    // Files are held by index: a path per account reference and root would be a copy of most
+    // of the repository's paths, several times over.
+    let mut per_root: BTreeMap<String, BTreeMap<String, (usize, Vec<usize>)>> = BTreeMap::new();
+    for (index, file) in files.iter().enumerate() {
         let mut roots: Vec<String> = graph
             .chains_for(&file.entry.rel)
             .iter()
@@ -419,7 +421,9 @@ fn overlay_accounts(
                         .entry(found.account.clone())
                         .or_default();
                     entry.0 += 1;
-                    entry.1.push(file.entry.rel.clone());
+                    if entry.1.last() != Some(&index) {
+                        entry.1.push(index);
+                    }
                 }
             }
         }
@@ -429,15 +433,15 @@ fn overlay_accounts(
         if by_account.len() < 2 {
             continue;
         }
-        let mut ranked: Vec<(&String, &(usize, Vec<String>))> = by_account.iter().collect();
+        let mut ranked: Vec<(&String, &(usize, Vec<usize>))> = by_account.iter().collect();
         ranked.sort_by_key(|r| std::cmp::Reverse(r.1 .0));
         if ranked[0].1 .0 == ranked[1].1 .0 {
             continue;
         }
         let majority = ranked[0].0.clone();
         for (_, (_, paths)) in ranked.iter().skip(1) {
-            for path in paths {
-                let list = out.entry(path.clone()).or_default();
+            for &index in paths {
+                let list = out.entry(files[index].entry.rel.clone()).or_default();
                 let item = (
                     majority.clone(),
                     if root.is_empty() {
@@ -579,7 +583,8 @@ fn load_all(files: Vec<FileEntry>, keep_prefixes: &[String]) -> Vec<Loaded> {
 /// `f` over `items` on every core, results in input order.
 pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, R)>> = Mutex::new(Vec::with_capacity(items.len()));
+    // One slot per item, filled where it belongs: no sorting, no second list.
+    let slots: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(items.len().max(1));
@@ -591,16 +596,17 @@ pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + 
                     items.get(i).map(|item| (i, item))
                 } {
                     let r = f(item);
-                    if let Ok(mut all) = results.lock() {
-                        all.push((i, r));
+                    if let Ok(mut slot) = slots[i].lock() {
+                        *slot = Some(r);
                     }
                 }
             });
         }
     });
-    let mut results = results.into_inner().unwrap_or_default();
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
+    slots
+        .into_iter()
+        .filter_map(|slot| slot.into_inner().ok().flatten())
+        .collect()
 }
 
 /// A relevant file's text, read again; an error when it is no longer what was analysed.

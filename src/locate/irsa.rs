@@ -4,7 +4,7 @@
 use super::images::FileImages;
 use super::kustomize::{Graph, Kustomization};
 use super::DocFacts;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum IrsaIssueKind {
@@ -63,7 +63,7 @@ pub fn irsa_issues(files: &[FileImages], graph: &Graph) -> Vec<IrsaIssue> {
             }
         }
         for (key, at) in &facts.with_role {
-            if !facts.used.contains_key(key) {
+            if !facts.used.iter().any(|(k, _)| k == key) {
                 out.push(issue(IrsaIssueKind::UnusedRole, key, at));
             }
         }
@@ -79,10 +79,12 @@ struct RootFacts {
     /// Flux Kustomization): ServiceAccounts and workloads may come from there, unseen.
     indirect: bool,
     /// Names given anywhere else in the overlay (a chart's `serviceAccount.name` value).
-    mentioned: BTreeSet<String>,
-    defined: BTreeSet<Key>,
-    used: BTreeMap<Key, (String, usize)>,
-    with_role: BTreeMap<Key, (String, usize)>,
+    // Lists, not trees: a render root holds a handful of each, and an empty B-tree node per
+    // root costs more than the facts themselves in a repository with thousands of overlays.
+    mentioned: Vec<String>,
+    defined: Vec<Key>,
+    used: Vec<(Key, (String, usize))>,
+    with_role: Vec<(Key, (String, usize))>,
 }
 
 /// The namespace a resource renders in: the outermost kustomization that sets one wins.
@@ -109,31 +111,42 @@ fn collect(file: &FileImages, chain: &[&Kustomization], facts: &mut RootFacts) {
         }
         if kind == Some("ServiceAccount") {
             if let Some(name) = &doc.name {
-                facts.defined.insert((namespace.clone(), name.clone()));
+                let key = (namespace.clone(), name.clone());
+                if !facts.defined.contains(&key) {
+                    facts.defined.push(key);
+                }
             }
         }
         for (i, site) in file.located.sites.iter().enumerate() {
             if site.document != doc.index || site.in_patch {
                 continue;
             }
-            let key = (namespace.clone(), site.value.clone());
             let names_account = site.path.ends_with("serviceAccountName");
             // A chart value such as `serviceAccount.name: api` creates the account unseen.
-            if !names_account && site.path.to_ascii_lowercase().contains("serviceaccount") {
-                facts.mentioned.insert(site.value.clone());
+            if !names_account
+                && site.path.to_ascii_lowercase().contains("serviceaccount")
+                && !facts.mentioned.contains(&site.value)
+            {
+                facts.mentioned.push(site.value.clone());
             }
             if names_account && kind != Some("ServiceAccount") {
-                if !site.value.is_empty() && site.value != "default" {
-                    facts.used.entry(key).or_insert((file.path.to_string(), i));
+                // Keys are built only when new: every overlay of a large repository passes
+                // through here for each of its files.
+                let key = (namespace.clone(), site.value.clone());
+                if !site.value.is_empty()
+                    && site.value != "default"
+                    && !facts.used.iter().any(|(k, _)| *k == key)
+                {
+                    facts.used.push((key, (file.path.to_string(), i)));
                 }
             } else if matches!(site.role, super::Role::IrsaRoleArn { .. })
                 && kind == Some("ServiceAccount")
             {
                 if let Some(name) = &doc.name {
-                    facts
-                        .with_role
-                        .entry((namespace.clone(), name.clone()))
-                        .or_insert((file.path.to_string(), i));
+                    let key = (namespace.clone(), name.clone());
+                    if !facts.with_role.iter().any(|(k, _)| *k == key) {
+                        facts.with_role.push((key, (file.path.to_string(), i)));
+                    }
                 }
             }
         }
