@@ -17,8 +17,9 @@
 //! every repository the fix touches, and asserts a minimum so it cannot pass by rendering none.
 
 mod common;
+use common::shape::shapes;
 use common::*;
-use manifix::yaml::{parse, Node, ParsedFile, Scalar};
+use manifix::yaml::{parse, Scalar};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -200,39 +201,6 @@ fn explained(before: &str, after: &str, changes: &[Change]) -> bool {
             .filter(|rest| rest.is_empty() || rest.starts_with([':', '@']))
             .is_some_and(|rest| after == format!("{new_name}{rest}")),
     })
-}
-
-fn shape(node: &Node, out: &mut String) {
-    match node {
-        Node::Scalar(_) => out.push('s'),
-        Node::Alias => out.push('*'),
-        Node::Sequence(items) => {
-            out.push('[');
-            items.iter().for_each(|n| shape(n, out));
-            out.push(']');
-        }
-        Node::Mapping(entries) => {
-            out.push('{');
-            for (k, v) in entries {
-                shape(k, out);
-                out.push(':');
-                shape(v, out);
-            }
-            out.push('}');
-        }
-    }
-}
-
-fn shapes(parsed: &ParsedFile) -> Vec<String> {
-    parsed
-        .documents
-        .iter()
-        .map(|d| {
-            let mut s = String::new();
-            shape(&d.root, &mut s);
-            s
-        })
-        .collect()
 }
 
 /// Compares two renders; returns how many scalars changed.

@@ -12,9 +12,12 @@
 //! The budget is fixed (`CASES`) and so is the seed: CI runs the same cases every time, and a
 //! failure names its case so it can be replayed.
 
+mod common;
+
+use common::shape::shapes;
 use manifix::locate::locate;
 use manifix::yaml::splice::{plan, resolves_to_string, EditError, ScalarEdit};
-use manifix::yaml::{parse, Node, ParsedFile, Scalar, Style};
+use manifix::yaml::{parse, ParsedFile, Scalar, Style};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
@@ -390,39 +393,6 @@ fn random_edits_of_suite_yaml_verify_or_are_refused() {
 }
 
 /// The shape of a document without its scalars' contents.
-fn shape(node: &Node, out: &mut String) {
-    match node {
-        Node::Scalar(_) => out.push('s'),
-        Node::Alias => out.push('*'),
-        Node::Sequence(items) => {
-            out.push('[');
-            items.iter().for_each(|n| shape(n, out));
-            out.push(']');
-        }
-        Node::Mapping(entries) => {
-            out.push('{');
-            for (k, v) in entries {
-                shape(k, out);
-                out.push(':');
-                shape(v, out);
-            }
-            out.push('}');
-        }
-    }
-}
-
-fn shapes(parsed: &ParsedFile) -> Vec<String> {
-    parsed
-        .documents
-        .iter()
-        .map(|d| {
-            let mut s = String::new();
-            shape(&d.root, &mut s);
-            s
-        })
-        .collect()
-}
-
 /// Reads the new text with manifix's own model (not its verifier) and checks it against the
 /// plan: values, styles, structure, comments, and the bytes between edited scalars.
 fn check_model(

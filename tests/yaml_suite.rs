@@ -6,8 +6,11 @@
 //! planned value, with every other scalar, the structure and the comments untouched. `plan`
 //! may refuse, but refusals are counted by reason and bounded.
 
+mod common;
+
+use common::shape::shapes;
 use manifix::yaml::splice::{plan, EditError, ScalarEdit};
-use manifix::yaml::{parse, Node, ParsedFile, Scalar, Style};
+use manifix::yaml::{parse, ParsedFile, Scalar, Style};
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -194,39 +197,6 @@ fn valid_cases_parse_to_the_suite_values() {
 }
 
 /// The shape of a document without its scalars' contents, to catch structural changes.
-fn shape(node: &Node, out: &mut String) {
-    match node {
-        Node::Scalar(_) => out.push('s'),
-        Node::Alias => out.push('*'),
-        Node::Sequence(items) => {
-            out.push('[');
-            items.iter().for_each(|n| shape(n, out));
-            out.push(']');
-        }
-        Node::Mapping(entries) => {
-            out.push('{');
-            for (k, v) in entries {
-                shape(k, out);
-                out.push(':');
-                shape(v, out);
-            }
-            out.push('}');
-        }
-    }
-}
-
-fn shapes(parsed: &ParsedFile) -> Vec<String> {
-    parsed
-        .documents
-        .iter()
-        .map(|d| {
-            let mut s = String::new();
-            shape(&d.root, &mut s);
-            s
-        })
-        .collect()
-}
-
 /// Checks a planned edit independently of the engine's own verifier.
 fn check_output(
     (id, text): (&str, &str),

@@ -72,6 +72,31 @@ pub fn fixed_repo(use_: &TagUse, accounts: &AccountResolver) -> Option<EcrRepo> 
     ecr_repo(&image)
 }
 
+/// The tag uses of a file whose rendered ECR image the registry was asked about, with the
+/// site each is written at: what both registry rules walk.
+pub fn checked_uses<'a>(
+    file: &'a crate::rules::FileInput<'a>,
+    resolved: &'a Resolved,
+) -> impl Iterator<
+    Item = (
+        &'a TagUse,
+        &'a crate::locate::Site,
+        EcrRepo,
+        String,
+        &'a RegistryFacts,
+    ),
+> + 'a {
+    let facts = resolved.registry.as_ref();
+    crate::resolve::for_path(&resolved.images, file.path, |u| &u.path)
+        .iter()
+        .filter_map(move |use_| {
+            let facts = facts?;
+            let (repo, tag) = rendered(use_, resolved)?;
+            let site = file.located.sites.get(use_.site)?;
+            Some((use_, site, repo, tag, facts))
+        })
+}
+
 /// What the registry said, for the rules and the run's notes.
 #[derive(Debug, Default)]
 pub struct RegistryFacts {

@@ -3,7 +3,7 @@
 use super::{FileInput, Rule, RuleMeta};
 use crate::finding::{Finding, Severity};
 use crate::locate::source_range;
-use crate::registry::rendered;
+use crate::registry::checked_uses;
 use crate::resolve::Resolved;
 
 pub struct EcrRepositoryMissing;
@@ -43,20 +43,11 @@ impl Rule for EcrRepositoryMissing {
     }
 
     fn check(&self, file: &FileInput, resolved: &Resolved) -> Vec<Finding> {
-        let Some(facts) = &resolved.registry else {
-            return Vec::new();
-        };
         let mut out = Vec::new();
-        for use_ in crate::resolve::for_path(&resolved.images, file.path, |u| &u.path) {
-            let Some((repo, tag)) = rendered(use_, resolved) else {
-                continue;
-            };
+        for (_, site, repo, tag, facts) in checked_uses(file, resolved) {
             if !facts.missing_repos.contains(&repo) {
                 continue;
             }
-            let Some(site) = file.located.sites.get(use_.site) else {
-                continue;
-            };
             let range = source_range(file.text, site, 0..site.value.len())
                 .unwrap_or(site.span.start..site.span.start);
             out.push(Finding::new(

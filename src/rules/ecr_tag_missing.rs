@@ -3,7 +3,7 @@
 use super::{FileInput, Rule, RuleMeta};
 use crate::finding::{Finding, Severity};
 use crate::locate::source_range;
-use crate::registry::rendered;
+use crate::registry::checked_uses;
 use crate::resolve::pins::PinOutcome;
 use crate::resolve::Resolved;
 
@@ -41,20 +41,11 @@ impl Rule for EcrTagMissing {
     }
 
     fn check(&self, file: &FileInput, resolved: &Resolved) -> Vec<Finding> {
-        let Some(facts) = &resolved.registry else {
-            return Vec::new();
-        };
         let mut out = Vec::new();
-        for use_ in crate::resolve::for_path(&resolved.images, file.path, |u| &u.path) {
-            let Some((repo, tag)) = rendered(use_, resolved) else {
-                continue;
-            };
+        for (use_, site, repo, tag, facts) in checked_uses(file, resolved) {
             if !facts.missing_tags.contains(&(repo.clone(), tag.clone())) {
                 continue;
             }
-            let Some(site) = file.located.sites.get(use_.site) else {
-                continue;
-            };
             let range = source_range(file.text, site, use_.tag_range.clone())
                 .unwrap_or(site.span.start..site.span.start);
             let pinned = match resolved.pins.get(&use_.path, use_.site) {
