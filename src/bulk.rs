@@ -16,7 +16,7 @@ use report::{RepoRecord, Report, RunKey};
 use repos::{Location, RepoSpec, Shard};
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use worker::{BranchSpec, Job, Mode, Outcome};
 
 pub fn run(
@@ -126,12 +126,12 @@ pub fn run(
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .clamp(1, todo.len().max(1));
     let progress = !args.quiet && std::io::stderr().is_terminal();
-    let state = Mutex::new(State {
+    let mut state = State {
         records: std::mem::take(&mut records),
         diffs: vec![String::new(); specs.len()],
         finished: 0,
         report_error: None,
-    });
+    };
     let next = AtomicUsize::new(0);
     let save = |state: &State| -> Option<String> {
         let path = args.report.as_ref()?;
@@ -142,29 +142,38 @@ pub fn run(
         );
         report.save(path).err()
     };
-    std::thread::scope(|scope| {
+    // Workers only work; this thread records each outcome, saves the report and draws the
+    // progress line (it owns stderr, which the caller holds locked).
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<(usize, Outcome)>();
+    std::thread::scope(|scope| -> std::io::Result<()> {
         for _ in 0..jobs {
-            scope.spawn(|| {
+            let done_tx = done_tx.clone();
+            let (next, todo, specs, job) = (&next, &todo, &specs, &job);
+            scope.spawn(move || {
                 while let Some(&i) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let Outcome { record, diff } = run_one(&specs[i], &job);
-                    let Ok(mut state) = state.lock() else { break };
-                    state.finished += 1;
-                    if progress {
-                        table::progress(&specs[i].id, &record, state.finished, todo.len());
-                    }
-                    state.records[i] = Some(record);
-                    state.diffs[i] = diff;
-                    if let Some(e) = save(&state) {
-                        state.report_error.get_or_insert(e);
+                    if done_tx.send((i, run_one(&specs[i], job))).is_err() {
+                        break;
                     }
                 }
             });
         }
-    });
+        drop(done_tx);
+        for (i, Outcome { record, diff }) in done_rx {
+            state.finished += 1;
+            if progress {
+                table::progress(err, &specs[i].id, &record, state.finished, todo.len())?;
+            }
+            state.records[i] = Some(record);
+            state.diffs[i] = diff;
+            if let Some(e) = save(&state) {
+                state.report_error.get_or_insert(e);
+            }
+        }
+        Ok(())
+    })?;
     if progress {
-        table::clear_progress();
+        table::clear_progress(err)?;
     }
-    let state = state.into_inner().unwrap_or_else(|e| e.into_inner());
     for diff in &state.diffs {
         write!(out, "{diff}")?;
     }

@@ -494,3 +494,42 @@ fn clone_urls_are_cloned_into_the_cache_fetched_again_and_pushed() {
         "the first branch is left alone"
     );
 }
+
+/// On a terminal bulk draws a progress line; it once deadlocked there (the workers waited for
+/// the stderr lock the caller holds). `script` gives the run a pseudo-terminal.
+#[test]
+fn progress_line_on_a_terminal_and_the_run_finishes() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let fleet = fleet(tmp.path(), 4);
+    let command = format!(
+        "{} bulk --recipe fix-placeholder-accounts --repos {} --dry-run --jobs 2",
+        env!("CARGO_BIN_EXE_manifix"),
+        fleet.display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script runs");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("manifix bulk did not finish on a terminal");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("output");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("\r\x1b[2K[4/4] "), "{text:?}");
+    assert!(text.contains("4 repositories:"), "{text:?}");
+}

@@ -7,21 +7,25 @@ use crate::emit::Paint;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-/// One line, rewritten in place on stderr.
-pub fn progress(id: &str, record: &RepoRecord, done: usize, total: usize) {
-    let mut err = io::stderr().lock();
-    let _ = write!(
+/// One line, rewritten in place on the terminal.
+pub fn progress(
+    err: &mut dyn Write,
+    id: &str,
+    record: &RepoRecord,
+    done: usize,
+    total: usize,
+) -> io::Result<()> {
+    write!(
         err,
         "\r\x1b[2K[{done}/{total}] {id}: {}",
         record.status.as_str()
-    );
-    let _ = err.flush();
+    )?;
+    err.flush()
 }
 
-pub fn clear_progress() {
-    let mut err = io::stderr().lock();
-    let _ = write!(err, "\r\x1b[2K");
-    let _ = err.flush();
+pub fn clear_progress(err: &mut dyn Write) -> io::Result<()> {
+    write!(err, "\r\x1b[2K")?;
+    err.flush()
 }
 
 pub fn write(
