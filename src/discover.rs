@@ -1,7 +1,7 @@
 //! Finds the files a run looks at: YAML manifests (and Terraform, read only to learn accounts),
 //! honouring .gitignore, never following a symlink out of the root.
 
-use ignore::WalkBuilder;
+use ignore::{WalkBuilder, WalkState};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,36 +83,49 @@ pub fn discover(root: &Path, paths: &[PathBuf]) -> Result<Discovered, DiscoverEr
             continue;
         }
         if meta.is_file() || meta.file_type().is_symlink() && path.is_file() {
-            add_file(&root_real, root, path, &meta, &mut out, true);
+            add_file(&root_real, root, path, meta.file_type(), &mut out, true);
             continue;
         }
-        let walker = WalkBuilder::new(path)
+        // Walked on every core; the order is restored by the sort below.
+        let found = std::sync::Mutex::new(Discovered::default());
+        WalkBuilder::new(path)
             .follow_links(false)
             .hidden(true)
-            .sort_by_file_name(|a, b| a.cmp(b))
-            .build();
-        for entry in walker {
-            let entry = match entry {
-                Ok(e) => e,
-                Err(err) => {
-                    out.skipped.push(Skipped {
-                        rel: path.display().to_string(),
-                        reason: format!("cannot read: {err}"),
-                    });
-                    continue;
-                }
-            };
-            let Some(file_type) = entry.file_type() else {
-                continue;
-            };
-            if file_type.is_dir() {
-                continue;
-            }
-            let Ok(meta) = entry.path().symlink_metadata() else {
-                continue;
-            };
-            add_file(&root_real, root, entry.path(), &meta, &mut out, false);
-        }
+            .build_parallel()
+            .run(|| {
+                Box::new(|entry| {
+                    let mut part = Discovered::default();
+                    match entry {
+                        Err(err) => part.skipped.push(Skipped {
+                            rel: path.display().to_string(),
+                            reason: format!("cannot read: {err}"),
+                        }),
+                        Ok(entry) => {
+                            // The type comes from the directory listing: no stat per file.
+                            if let Some(file_type) = entry.file_type().filter(|t| !t.is_dir()) {
+                                add_file(
+                                    &root_real,
+                                    root,
+                                    entry.path(),
+                                    file_type,
+                                    &mut part,
+                                    false,
+                                );
+                            }
+                        }
+                    }
+                    if !part.files.is_empty() || !part.skipped.is_empty() {
+                        if let Ok(mut all) = found.lock() {
+                            all.files.append(&mut part.files);
+                            all.skipped.append(&mut part.skipped);
+                        }
+                    }
+                    WalkState::Continue
+                })
+            });
+        let found = found.into_inner().unwrap_or_default();
+        out.files.extend(found.files);
+        out.skipped.extend(found.skipped);
     }
     out.files.sort_by(|a, b| a.rel.cmp(&b.rel));
     out.files.dedup_by(|a, b| a.rel == b.rel);
@@ -124,7 +137,7 @@ fn add_file(
     root_real: &Path,
     root: &Path,
     path: &Path,
-    meta: &std::fs::Metadata,
+    file_type: std::fs::FileType,
     out: &mut Discovered,
     explicit: bool,
 ) {
@@ -135,7 +148,7 @@ fn add_file(
         None if explicit => FileKind::Yaml,
         None => return,
     };
-    if meta.file_type().is_symlink() {
+    if file_type.is_symlink() {
         let reason = if path.exists() {
             (!inside(path, root_real))
                 .then_some("symlink that leads outside the root: not followed")
@@ -152,7 +165,7 @@ fn add_file(
         // the link as well would edit that file twice.
         return;
     }
-    if !meta.is_file() {
+    if !file_type.is_file() {
         // Reading a FIFO named `x.yaml` would block forever, and a device or socket is no
         // manifest either.
         out.skipped.push(Skipped {

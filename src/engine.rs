@@ -206,10 +206,23 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
             located: &f.located,
         })
         .collect();
-    let mut images = tag_uses(&file_images, &graph, &policy);
+    // Each file's images are judged on its own against the graph: on every core.
+    let per_file = parallel_map(&file_images, |file| {
+        let one = std::slice::from_ref(file);
+        (
+            tag_uses(one, &graph, &policy),
+            missing_overrides(one, &graph),
+        )
+    });
+    let mut images = Vec::new();
+    let mut missing_overrides = Vec::new();
+    for (uses, missing) in per_file {
+        images.extend(uses);
+        missing_overrides.extend(missing);
+    }
+    let missing_overrides = crate::locate::images::settle_missing_overrides(missing_overrides);
     // Rules look up a file's uses by path (resolve::for_path).
     images.sort_by(|a, b| a.path.cmp(&b.path));
-    let missing_overrides = missing_overrides(&file_images, &graph);
     // The registry is only reached when asked, and only when an ECR image is there to check.
     let mut registry: Option<Box<dyn crate::registry::Registry>> = None;
     let repo_of = |u: &crate::locate::images::TagUse| crate::registry::fixed_repo(u, &accounts);

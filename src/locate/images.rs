@@ -272,6 +272,12 @@ pub fn missing_overrides(files: &[FileImages], graph: &Graph) -> Vec<MissingOver
             }
         }
     }
+    settle_missing_overrides(out)
+}
+
+/// Orders missing overrides and keeps one per render root and image, wherever the base
+/// names it: what `missing_overrides` returns, and what lists gathered file by file need.
+pub fn settle_missing_overrides(mut out: Vec<MissingOverride>) -> Vec<MissingOverride> {
     out.sort_by(|a, b| {
         (&a.root_file, &a.from_path, a.from_site).cmp(&(&b.root_file, &b.from_path, b.from_site))
     });
