@@ -4,6 +4,7 @@
 
 mod read;
 pub mod steps;
+mod validate;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use std::collections::BTreeMap;

@@ -2,25 +2,29 @@
 //! rules, and collect findings, errors and skipped files in a deterministic order.
 
 use crate::config::{Config, Level};
-use crate::discover::{discover, FileEntry, FileKind};
+use crate::discover::{discover, FileEntry};
 use crate::finding::{Finding, Severity};
-use crate::locate::aws::find_accounts;
 use crate::locate::images::{missing_overrides, tag_uses, FileImages};
 use crate::locate::irsa::irsa_issues;
 use crate::locate::kustomize::Graph;
 use crate::locate::tags::TagPolicy;
 use crate::locate::terraform::node_role_grants;
-use crate::locate::{locate_relevant, Located};
+use crate::locate::Located;
 use crate::resolve::account::{accounts_in_terraform, AccountCensus};
 use crate::resolve::git::{is_url, redact_url, GitResolver};
 use crate::resolve::pins::{resolve_pins, Source};
 use crate::resolve::{AccountResolver, Resolved};
 use crate::rules::{self, FileInput};
 use crate::text::LineIndex;
-use crate::yaml::parse;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+
+mod facts;
+mod load;
+
+use facts::{check_registry, cluster_region, overlay_accounts, REQUIRE_IMAGE_DEPTH};
+pub(crate) use load::parallel_map;
+use load::{load_all, Loaded};
+pub use load::{read_again, MAX_FILE_BYTES};
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -105,14 +109,6 @@ pub enum RunError {
     BadSource(String),
     #[error("--require-image: {0}")]
     Registry(String),
-}
-
-enum Loaded {
-    /// The file, and each account it names with the line where it first does.
-    Yaml(Box<Analyzed>, Vec<(String, usize)>),
-    Terraform(FileEntry, String),
-    Skipped(SkippedFile),
-    Failed(FileError),
 }
 
 pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
@@ -347,165 +343,6 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     Ok(run)
 }
 
-/// How far `--require-image` walks back a branch before giving up.
-const REQUIRE_IMAGE_DEPTH: usize = 50;
-
-/// `--registry`: asks ECR about every image the repository renders once fixed, and keeps the
-/// answers for the registry rules; says so, without any network, when no image is on ECR.
-fn check_registry(
-    run: &mut Run,
-    client: Option<Box<dyn crate::registry::Registry>>,
-) -> Result<(), RunError> {
-    let (wanted, passed_over) = crate::registry::wanted(&run.resolved);
-    if wanted.is_empty() {
-        run.registry_notes.push(
-            "registry: no image of this repository is in a private ECR registry; nothing was checked".into(),
-        );
-        run.resolved.registry = Some(Default::default());
-        return Ok(());
-    }
-    let client = match client {
-        Some(c) => c,
-        None => match crate::registry::connect() {
-            Ok(c) => c,
-            Err(e) => {
-                run.source_errors
-                    .push(format!("registry: not checked: {e}"));
-                return Ok(());
-            }
-        },
-    };
-    let facts = crate::registry::check(client.as_ref(), &wanted);
-    let tags: usize = wanted.values().map(|t| t.len()).sum();
-    run.registry_notes.push(format!(
-        "registry: checked {} of {tags} tags in {} of {} ECR repositories{}",
-        facts.checked_tags,
-        facts.checked_repos,
-        wanted.len(),
-        if passed_over > 0 {
-            format!("; {passed_over} images in AWS-owned or placeholder registries passed over")
-        } else {
-            String::new()
-        }
-    ));
-    // What could not be checked is an error of the run, never a missing image.
-    run.source_errors
-        .extend(facts.unchecked.iter().map(|u| format!("registry: {u}")));
-    run.resolved.registry = Some(facts);
-    Ok(())
-}
-
-/// For each render root whose files name more than one real account: the account most of its
-/// references use, keyed by every file of the root whose account differs. Ties are not
-/// judged: with two accounts equally used, neither is the odd one out.
-fn overlay_accounts(
-    files: &[Analyzed],
-    graph: &Graph,
-    accounts: &AccountResolver,
-) -> std::collections::BTreeMap<String, Vec<(String, String)>> {
-    use std::collections::BTreeMap;
-    // Files are held by index: a path per account reference and root would be a copy of most
-    // of the repository's paths, several times over.
-    let mut per_root: BTreeMap<String, BTreeMap<String, (usize, Vec<usize>)>> = BTreeMap::new();
-    for (index, file) in files.iter().enumerate() {
-        let mut roots: Vec<String> = graph
-            .chains_for(&file.entry.rel)
-            .iter()
-            .filter_map(|c| c.last().map(|k| k.dir.clone()))
-            .collect();
-        if crate::locate::kustomize::is_kustomization_file(&file.entry.rel) {
-            let dir = crate::locate::kustomize::parent_dir(&file.entry.rel);
-            roots.extend(
-                graph
-                    .chains_from_dir(&dir)
-                    .iter()
-                    .filter_map(|c| c.last().map(|k| k.dir.clone())),
-            );
-        }
-        for site in &file.located.sites {
-            for found in find_accounts(&site.value) {
-                if !accounts.is_real(&found.account) {
-                    continue;
-                }
-                for root in &roots {
-                    let entry = per_root
-                        .entry(root.clone())
-                        .or_default()
-                        .entry(found.account.clone())
-                        .or_default();
-                    entry.0 += 1;
-                    if entry.1.last() != Some(&index) {
-                        entry.1.push(index);
-                    }
-                }
-            }
-        }
-    }
-    let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    for (root, by_account) in per_root {
-        if by_account.len() < 2 {
-            continue;
-        }
-        let mut ranked: Vec<(&String, &(usize, Vec<usize>))> = by_account.iter().collect();
-        ranked.sort_by_key(|r| std::cmp::Reverse(r.1 .0));
-        if ranked[0].1 .0 == ranked[1].1 .0 {
-            continue;
-        }
-        let majority = ranked[0].0.clone();
-        for (_, (_, paths)) in ranked.iter().skip(1) {
-            for &index in paths {
-                let list = out.entry(files[index].entry.rel.clone()).or_default();
-                let item = (
-                    majority.clone(),
-                    if root.is_empty() {
-                        ".".into()
-                    } else {
-                        root.clone()
-                    },
-                );
-                if !list.contains(&item) {
-                    list.push(item);
-                }
-            }
-        }
-    }
-    out
-}
-
-/// The region the cluster runs in: configured, or the region of more than half of the
-/// repository's ECR registry hosts.
-fn cluster_region(
-    config: &Config,
-    files: &[Analyzed],
-    accounts: &AccountResolver,
-) -> Option<(String, String)> {
-    if let Some(region) = &config.cluster.region {
-        return Some((region.clone(), "cluster.region in manifix.yaml".into()));
-    }
-    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
-    for file in files {
-        for site in &file.located.sites {
-            for found in find_accounts(&site.value) {
-                // AWS's own registries are in every region: they say nothing of the cluster's.
-                if !accounts.is_real(&found.account) && !accounts.is_placeholder(&found.account) {
-                    continue;
-                }
-                if let crate::locate::aws::AccountSite::EcrHost { region, .. } = found.site {
-                    *counts.entry(region).or_default() += 1;
-                }
-            }
-        }
-    }
-    let total: usize = counts.values().sum();
-    let (region, n) = counts.into_iter().max_by_key(|(_, n)| *n)?;
-    (n * 2 > total).then(|| {
-        (
-            region,
-            format!("{n} of the repository's {total} ECR registry references use it"),
-        )
-    })
-}
-
 /// Sources from `--source` flags (paths relative to the working directory) and then from
 /// `manifix.yaml` (paths relative to the file).
 fn sources(config: &Config, opts: &RunOptions) -> Result<Vec<Source>, RunError> {
@@ -586,209 +423,4 @@ fn suppressed(
             None => false,
         }
     })
-}
-
-/// Reads and parses files on every core; results come back in input order.
-fn load_all(files: Vec<FileEntry>, keep_prefixes: &[String]) -> Vec<Loaded> {
-    parallel_map(&files, |entry| load(entry.clone(), keep_prefixes))
-}
-
-/// `f` over `items` on every core, results in input order.
-pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let next = AtomicUsize::new(0);
-    // One slot per item, filled where it belongs: no sorting, no second list.
-    let slots: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len().max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                while let Some((i, item)) = {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    items.get(i).map(|item| (i, item))
-                } {
-                    let r = f(item);
-                    if let Ok(mut slot) = slots[i].lock() {
-                        *slot = Some(r);
-                    }
-                }
-            });
-        }
-    });
-    slots
-        .into_iter()
-        .filter_map(|slot| slot.into_inner().ok().flatten())
-        .collect()
-}
-
-/// A relevant file's text, read again; an error when it is no longer what was analysed.
-pub fn read_again(file: &Analyzed) -> Result<String, FileError> {
-    let error = |message: String| FileError {
-        path: file.entry.rel.clone(),
-        line: 1,
-        column: 1,
-        message,
-    };
-    let bytes = read_limited(&file.entry.abs)
-        .map_err(|e| error(format!("cannot read: {e}")))?
-        .ok_or_else(|| error("grew past the size limit while manifix ran: not checked".into()))?;
-    if crate::text::stable_hash_bytes(&bytes) != file.hash {
-        return Err(error(
-            "changed on disk while manifix ran: not checked or fixed (run again)".into(),
-        ));
-    }
-    String::from_utf8(bytes).map_err(|_| error("changed on disk while manifix ran".into()))
-}
-
-/// Files larger than this are skipped unread: parsing and verifying a 100 MB "manifest" would
-/// take minutes and memory for what is never a hand-written manifest.
-pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
-
-/// The file's bytes, or `None` when it is larger than `MAX_FILE_BYTES`. Reads at most one
-/// byte past the limit, so a file that grows meanwhile is caught too.
-fn read_limited(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
-    use std::io::Read;
-    let file = std::fs::File::open(path)?;
-    let len = file.metadata()?.len();
-    if len > MAX_FILE_BYTES {
-        return Ok(None);
-    }
-    // Sized from the metadata: a growing buffer would keep up to twice the file in memory.
-    let mut bytes = Vec::with_capacity(len as usize + 1);
-    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
-    bytes.shrink_to_fit();
-    Ok((bytes.len() as u64 <= MAX_FILE_BYTES).then_some(bytes))
-}
-
-fn load(entry: FileEntry, keep_prefixes: &[String]) -> Loaded {
-    let skip = |entry: &FileEntry, reason: &str, warning: bool| {
-        Loaded::Skipped(SkippedFile {
-            path: entry.rel.clone(),
-            reason: reason.to_string(),
-            warning,
-        })
-    };
-    let bytes = match read_limited(&entry.abs) {
-        Ok(Some(b)) => b,
-        Ok(None) => {
-            return skip(
-                &entry,
-                &format!(
-                    "larger than {} MiB: skipped (manifests are far smaller; this is likely generated or data)",
-                    MAX_FILE_BYTES >> 20
-                ),
-                true,
-            )
-        }
-        Err(e) => {
-            return Loaded::Failed(FileError {
-                path: entry.rel.clone(),
-                line: 1,
-                column: 1,
-                message: format!("cannot read: {e}"),
-            })
-        }
-    };
-    // YAML may be UTF-16 or UTF-32, which a BOM announces: not a binary file, but not text
-    // manifix can edit byte for byte either.
-    if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
-        return skip(
-            &entry,
-            "UTF-16 or UTF-32 (byte order mark at line 1, column 1): skipped; manifix reads UTF-8",
-            true,
-        );
-    }
-    if bytes.contains(&0) {
-        return skip(&entry, "binary file (contains NUL bytes): skipped", true);
-    }
-    let text = match String::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            let at = e.utf8_error().valid_up_to();
-            // Everything before `at` is valid UTF-8, so it counts lines and characters.
-            let valid = std::str::from_utf8(&e.as_bytes()[..at]).unwrap_or_default();
-            let (line, column) = LineIndex::new(valid).line_col(at);
-            return skip(
-                &entry,
-                &format!(
-                    "not UTF-8 (invalid byte at line {line}, column {column}, offset {at}): skipped"
-                ),
-                true,
-            );
-        }
-    };
-    if entry.kind == FileKind::Terraform {
-        return Loaded::Terraform(entry, text);
-    }
-    if text.contains("{{") {
-        return skip(
-            &entry,
-            "contains {{ }} templates (Go/Helm): not valid YAML until rendered, never edited",
-            false,
-        );
-    }
-    let parsed = match parse(&text) {
-        Ok(p) => p,
-        Err(e) => {
-            return Loaded::Failed(FileError {
-                path: entry.rel.clone(),
-                line: e.line,
-                column: e.column,
-                message: e.message,
-            })
-        }
-    };
-    if let Some((first, dup)) = parsed.duplicate_key() {
-        let lines = LineIndex::new(&text);
-        let (line, column) = lines.line_col(dup.span.start);
-        return Loaded::Failed(FileError {
-            path: entry.rel.clone(),
-            line,
-            column,
-            message: format!(
-                "duplicate key `{}` (first at line {}): kubectl rejects this file, and which value counts is unclear; not checked or fixed",
-                dup.value,
-                lines.line_col(first.span.start).0
-            ),
-        });
-    }
-    let file_name = entry.abs.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let mut located = locate_relevant(&parsed, file_name, keep_prefixes);
-    located.slim();
-    let kustomization =
-        crate::locate::kustomize::Kustomization::read(&entry.rel, &parsed).map(Box::new);
-    let relevant = kustomization.is_some() || !located.sites.is_empty();
-    // Collected anew, not filtered in place: an in-place collect would keep the capacity of
-    // every comment of the file.
-    let comments: Vec<_> = parsed
-        .comments
-        .iter()
-        .filter(|c| c.text.contains("manifix:"))
-        .cloned()
-        .collect();
-    // The text is not kept (the rules read a relevant file again, so memory follows the
-    // facts of a repository rather than its bytes): what the account census needs of it is
-    // each account's first line.
-    let mut accounts: Vec<(String, usize)> = Vec::new();
-    let mut lines = None;
-    for site in &located.sites {
-        for found in find_accounts(&site.value) {
-            if !accounts.iter().any(|(a, _)| *a == found.account) {
-                let index = lines.get_or_insert_with(|| LineIndex::new(&text));
-                accounts.push((found.account, index.line_col(site.span.start).0));
-            }
-        }
-    }
-    Loaded::Yaml(
-        Box::new(Analyzed {
-            hash: crate::text::stable_hash_bytes(text.as_bytes()),
-            entry,
-            relevant,
-            comments,
-            kustomization,
-            located,
-        }),
-        accounts,
-    )
 }

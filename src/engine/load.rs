@@ -1,0 +1,225 @@
+//! Reading files: every file read and parsed once, on every core, into the facts the run
+//! keeps; relevant files read again (and checked unchanged) when rules and fixes need text.
+
+use super::{Analyzed, FileError, SkippedFile};
+use crate::discover::{FileEntry, FileKind};
+use crate::locate::aws::find_accounts;
+use crate::locate::locate_relevant;
+use crate::text::LineIndex;
+use crate::yaml::parse;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+pub(super) enum Loaded {
+    /// The file, and each account it names with the line where it first does.
+    Yaml(Box<Analyzed>, Vec<(String, usize)>),
+    Terraform(FileEntry, String),
+    Skipped(SkippedFile),
+    Failed(FileError),
+}
+
+/// Reads and parses files on every core; results come back in input order.
+pub(super) fn load_all(files: Vec<FileEntry>, keep_prefixes: &[String]) -> Vec<Loaded> {
+    parallel_map(&files, |entry| load(entry.clone(), keep_prefixes))
+}
+
+/// `f` over `items` on every core, results in input order.
+pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    // One slot per item, filled where it belongs: no sorting, no second list.
+    let slots: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                while let Some((i, item)) = {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    items.get(i).map(|item| (i, item))
+                } {
+                    let r = f(item);
+                    if let Ok(mut slot) = slots[i].lock() {
+                        *slot = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .filter_map(|slot| slot.into_inner().ok().flatten())
+        .collect()
+}
+
+/// A relevant file's text, read again; an error when it is no longer what was analysed.
+pub fn read_again(file: &Analyzed) -> Result<String, FileError> {
+    let error = |message: String| FileError {
+        path: file.entry.rel.clone(),
+        line: 1,
+        column: 1,
+        message,
+    };
+    let bytes = read_limited(&file.entry.abs)
+        .map_err(|e| error(format!("cannot read: {e}")))?
+        .ok_or_else(|| error("grew past the size limit while manifix ran: not checked".into()))?;
+    if crate::text::stable_hash_bytes(&bytes) != file.hash {
+        return Err(error(
+            "changed on disk while manifix ran: not checked or fixed (run again)".into(),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| error("changed on disk while manifix ran".into()))
+}
+
+/// Files larger than this are skipped unread: parsing and verifying a 100 MB "manifest" would
+/// take minutes and memory for what is never a hand-written manifest.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The file's bytes, or `None` when it is larger than `MAX_FILE_BYTES`. Reads at most one
+/// byte past the limit, so a file that grows meanwhile is caught too.
+fn read_limited(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    if len > MAX_FILE_BYTES {
+        return Ok(None);
+    }
+    // Sized from the metadata: a growing buffer would keep up to twice the file in memory.
+    let mut bytes = Vec::with_capacity(len as usize + 1);
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    bytes.shrink_to_fit();
+    Ok((bytes.len() as u64 <= MAX_FILE_BYTES).then_some(bytes))
+}
+
+fn load(entry: FileEntry, keep_prefixes: &[String]) -> Loaded {
+    let skip = |entry: &FileEntry, reason: &str, warning: bool| {
+        Loaded::Skipped(SkippedFile {
+            path: entry.rel.clone(),
+            reason: reason.to_string(),
+            warning,
+        })
+    };
+    let bytes = match read_limited(&entry.abs) {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            return skip(
+                &entry,
+                &format!(
+                    "larger than {} MiB: skipped (manifests are far smaller; this is likely generated or data)",
+                    MAX_FILE_BYTES >> 20
+                ),
+                true,
+            )
+        }
+        Err(e) => {
+            return Loaded::Failed(FileError {
+                path: entry.rel.clone(),
+                line: 1,
+                column: 1,
+                message: format!("cannot read: {e}"),
+            })
+        }
+    };
+    // YAML may be UTF-16 or UTF-32, which a BOM announces: not a binary file, but not text
+    // manifix can edit byte for byte either.
+    if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
+        return skip(
+            &entry,
+            "UTF-16 or UTF-32 (byte order mark at line 1, column 1): skipped; manifix reads UTF-8",
+            true,
+        );
+    }
+    if bytes.contains(&0) {
+        return skip(&entry, "binary file (contains NUL bytes): skipped", true);
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            // Everything before `at` is valid UTF-8, so it counts lines and characters.
+            let valid = std::str::from_utf8(&e.as_bytes()[..at]).unwrap_or_default();
+            let (line, column) = LineIndex::new(valid).line_col(at);
+            return skip(
+                &entry,
+                &format!(
+                    "not UTF-8 (invalid byte at line {line}, column {column}, offset {at}): skipped"
+                ),
+                true,
+            );
+        }
+    };
+    if entry.kind == FileKind::Terraform {
+        return Loaded::Terraform(entry, text);
+    }
+    if text.contains("{{") {
+        return skip(
+            &entry,
+            "contains {{ }} templates (Go/Helm): not valid YAML until rendered, never edited",
+            false,
+        );
+    }
+    let parsed = match parse(&text) {
+        Ok(p) => p,
+        Err(e) => {
+            return Loaded::Failed(FileError {
+                path: entry.rel.clone(),
+                line: e.line,
+                column: e.column,
+                message: e.message,
+            })
+        }
+    };
+    if let Some((first, dup)) = parsed.duplicate_key() {
+        let lines = LineIndex::new(&text);
+        let (line, column) = lines.line_col(dup.span.start);
+        return Loaded::Failed(FileError {
+            path: entry.rel.clone(),
+            line,
+            column,
+            message: format!(
+                "duplicate key `{}` (first at line {}): kubectl rejects this file, and which value counts is unclear; not checked or fixed",
+                dup.value,
+                lines.line_col(first.span.start).0
+            ),
+        });
+    }
+    let file_name = entry.abs.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let mut located = locate_relevant(&parsed, file_name, keep_prefixes);
+    located.slim();
+    let kustomization =
+        crate::locate::kustomize::Kustomization::read(&entry.rel, &parsed).map(Box::new);
+    let relevant = kustomization.is_some() || !located.sites.is_empty();
+    // Collected anew, not filtered in place: an in-place collect would keep the capacity of
+    // every comment of the file.
+    let comments: Vec<_> = parsed
+        .comments
+        .iter()
+        .filter(|c| c.text.contains("manifix:"))
+        .cloned()
+        .collect();
+    // The text is not kept (the rules read a relevant file again, so memory follows the
+    // facts of a repository rather than its bytes): what the account census needs of it is
+    // each account's first line.
+    let mut accounts: Vec<(String, usize)> = Vec::new();
+    let mut lines = None;
+    for site in &located.sites {
+        for found in find_accounts(&site.value) {
+            if !accounts.iter().any(|(a, _)| *a == found.account) {
+                let index = lines.get_or_insert_with(|| LineIndex::new(&text));
+                accounts.push((found.account, index.line_col(site.span.start).0));
+            }
+        }
+    }
+    Loaded::Yaml(
+        Box::new(Analyzed {
+            hash: crate::text::stable_hash_bytes(text.as_bytes()),
+            entry,
+            relevant,
+            comments,
+            kustomization,
+            located,
+        }),
+        accounts,
+    )
+}
