@@ -25,7 +25,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const SUITE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -178,26 +178,7 @@ struct Input {
 /// Every valid case's `in.yaml`, as written and with CRLF line endings.
 fn inputs() -> Vec<Input> {
     let data = Path::new(SUITE);
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    let mut top: Vec<PathBuf> = std::fs::read_dir(data)
-        .expect("yaml-test-suite corpus is missing")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.is_dir())
-        .collect();
-    top.sort();
-    for dir in top {
-        if dir.join("in.yaml").is_file() {
-            dirs.push(dir);
-            continue;
-        }
-        let mut subs: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .expect("case dir")
-            .map(|e| e.expect("dir entry").path())
-            .filter(|p| p.join("in.yaml").is_file())
-            .collect();
-        subs.sort();
-        dirs.extend(subs);
-    }
+    let dirs = common::suite::case_dirs(data);
     let mut out = Vec::new();
     for dir in dirs.iter().filter(|d| !d.join("error").exists()) {
         let id = dir

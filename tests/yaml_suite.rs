@@ -13,7 +13,7 @@ use manifix::yaml::splice::{plan, EditError, ScalarEdit};
 use manifix::yaml::{parse, ParsedFile, Scalar, Style};
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const SUITE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -46,26 +46,7 @@ struct Case {
 
 fn cases() -> Vec<Case> {
     let data = Path::new(SUITE).join("data");
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    let mut top: Vec<PathBuf> = std::fs::read_dir(&data)
-        .expect("yaml-test-suite corpus is missing")
-        .map(|e| e.expect("readable dir entry").path())
-        .filter(|p| p.is_dir())
-        .collect();
-    top.sort();
-    for dir in top {
-        if dir.join("in.yaml").is_file() {
-            dirs.push(dir);
-            continue;
-        }
-        let mut subs: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .expect("readable case dir")
-            .map(|e| e.expect("readable dir entry").path())
-            .filter(|p| p.join("in.yaml").is_file())
-            .collect();
-        subs.sort();
-        dirs.extend(subs);
-    }
+    let dirs = common::suite::case_dirs(&data);
     dirs.into_iter()
         .map(|dir| {
             let id = dir

@@ -4,6 +4,7 @@
 
 pub mod git;
 pub mod shape;
+pub mod suite;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
