@@ -55,7 +55,9 @@ pub struct Finding {
     pub line: usize,
     pub column: usize,
     pub message: String,
-    pub fix: Option<Fix>,
+    /// Boxed: most findings of a large run are held until the report, and a fix is most of a
+    /// finding's size.
+    pub fix: Option<Box<Fix>>,
 }
 
 impl Finding {

@@ -5,7 +5,8 @@ use crate::engine::{FileError, Run};
 use crate::finding::{Applicability, Finding};
 use crate::yaml::append::{append_to_sequence, Entry};
 use crate::yaml::parse;
-use crate::yaml::splice::{plan, EditError};
+use crate::yaml::parse::parse_with_events;
+use crate::yaml::splice::{plan_with_events, EditError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -14,6 +15,9 @@ use std::path::{Path, PathBuf};
 pub struct FilePlan {
     pub path: String,
     pub abs: PathBuf,
+    /// Where the file's directory really was when the fix was planned: a directory swapped
+    /// for a link before the write (to lead it elsewhere) shows as a different real path.
+    pub real_dir: Option<PathBuf>,
     pub old: String,
     pub new: String,
     pub fixed: Vec<Finding>,
@@ -123,7 +127,7 @@ fn plan_file(run: &Run, file: &crate::engine::Analyzed, choice: FixChoice) -> Fi
             return one;
         }
     };
-    let parsed = match parse(&text) {
+    let (parsed, before) = match parse_with_events(&text) {
         Ok(p) => p,
         Err(e) => {
             one.outcome = Some(Err(FileError {
@@ -135,7 +139,7 @@ fn plan_file(run: &Run, file: &crate::engine::Analyzed, choice: FixChoice) -> Fi
             return one;
         }
     };
-    let planned = plan(&text, &parsed, &edits).and_then(|planned| {
+    let planned = plan_with_events(&text, &parsed, &before, &edits).and_then(|planned| {
         if appended.is_empty() {
             return Ok(planned.text);
         }
@@ -148,6 +152,7 @@ fn plan_file(run: &Run, file: &crate::engine::Analyzed, choice: FixChoice) -> Fi
         Ok(new) => Some(Ok(FilePlan {
             path: file.entry.rel.clone(),
             abs: file.entry.abs.clone(),
+            real_dir: real_dir(&file.entry.abs),
             old: text,
             new,
             fixed: chosen,
@@ -169,11 +174,26 @@ fn plan_file(run: &Run, file: &crate::engine::Analyzed, choice: FixChoice) -> Fi
 pub enum WriteError {
     #[error("{0}: changed on disk while manifix ran; not written (run again)")]
     Changed(String),
+    #[error("{0}: a directory on its path was replaced (by a link?) since manifix planned the fix; not written")]
+    Moved(String),
     #[error("{path}: cannot write: {source}")]
     Io {
         path: String,
         source: std::io::Error,
     },
+}
+
+/// The canonical path of the directory holding `file`.
+fn real_dir(file: &Path) -> Option<PathBuf> {
+    file.parent()
+        .map(|d| {
+            if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            }
+        })
+        .and_then(|d| d.canonicalize().ok())
 }
 
 /// Writes `plan.new` over the file: a temporary file in the same directory, the original's
@@ -196,6 +216,9 @@ pub fn write_file(plan: &FilePlan) -> Result<(), WriteError> {
         )));
     }
     let dir = plan.abs.parent().unwrap_or(Path::new("."));
+    if plan.real_dir.is_some() && real_dir(&plan.abs) != plan.real_dir {
+        return Err(WriteError::Moved(plan.path.clone()));
+    }
     let mut tmp = tempfile::Builder::new()
         .prefix(".manifix-")
         .tempfile_in(dir)

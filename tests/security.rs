@@ -177,6 +177,40 @@ fn a_file_swapped_for_an_outside_link_before_the_write_is_not_written_through() 
     assert_eq!(std::fs::read(&target).expect("read"), fixed());
 }
 
+/// A directory swapped for a link to the outside between plan and write (the file behind the
+/// link has the same bytes, so the changed-on-disk check passes): nothing is written there.
+#[cfg(unix)]
+#[test]
+fn a_directory_swapped_for_an_outside_link_before_the_write_is_refused() {
+    use manifix::engine::{analyze, RunOptions};
+    use manifix::fix::{plan_fixes, write_file, FixChoice, WriteError};
+    let s = setup();
+    let run = analyze(&RunOptions {
+        root: s.root.clone(),
+        account: Some(REAL.into()),
+        ..RunOptions::default()
+    })
+    .expect("analyze");
+    let plan = plan_fixes(&run, FixChoice::default());
+    assert_eq!(plan.files.len(), 1);
+    let dir = s.root.join("good");
+    std::fs::rename(&dir, s.root.join("good-moved")).expect("move the directory away");
+    std::os::unix::fs::symlink(s.outside.join("secret"), &dir).expect("symlink");
+    let err = write_file(&plan.files[0]).expect_err("the write must be refused");
+    assert!(matches!(err, WriteError::Moved(_)), "{err}");
+    assert!(err.to_string().contains("good/kustomization.yaml"), "{err}");
+    assert_eq!(
+        read(&s.outside, "secret/kustomization.yaml"),
+        OVERLAY.as_bytes()
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(s.outside.join("secret"))
+        .expect("list")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".manifix-"))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary file left outside");
+}
+
 #[test]
 fn config_paths_outside_the_root_are_rejected_with_their_line() {
     for glob in [

@@ -66,9 +66,11 @@ pub(super) fn overlay_accounts(
     use std::collections::BTreeMap;
     // Files are held by index: a path per account reference and root would be a copy of most
     // of the repository's paths, several times over.
-    let mut per_root: BTreeMap<String, BTreeMap<String, (usize, Vec<usize>)>> = BTreeMap::new();
+    // Render root → account → (references, files using it).
+    type ByAccount = BTreeMap<String, (usize, Vec<usize>)>;
+    let mut per_root: BTreeMap<std::sync::Arc<str>, ByAccount> = BTreeMap::new();
     for (index, file) in files.iter().enumerate() {
-        let mut roots: Vec<String> = graph
+        let mut roots: Vec<std::sync::Arc<str>> = graph
             .chains_for(&file.entry.rel)
             .iter()
             .filter_map(|c| c.last().map(|k| k.dir.clone()))
@@ -120,7 +122,7 @@ pub(super) fn overlay_accounts(
                     if root.is_empty() {
                         ".".into()
                     } else {
-                        root.clone()
+                        root.to_string()
                     },
                 );
                 if !list.contains(&item) {

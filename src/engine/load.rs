@@ -53,6 +53,39 @@ pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + 
         .collect()
 }
 
+/// `f` over `items` on every core, each item lent mutably to one worker; results in input
+/// order. Lets a pass drop what it no longer needs of an item as soon as it is done with it.
+pub(crate) fn parallel_map_mut<T: Send, R: Send>(
+    items: &mut [T],
+    f: impl Fn(&mut T) -> R + Sync,
+) -> Vec<R> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len().max(1));
+    let slots: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    // Workers take the next item from one shared iterator: each item is handed out once.
+    let next = Mutex::new(items.iter_mut().enumerate());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let taken = match next.lock() {
+                    Ok(mut it) => it.next(),
+                    Err(_) => None,
+                };
+                let Some((i, item)) = taken else { break };
+                let r = f(item);
+                if let Ok(mut slot) = slots[i].lock() {
+                    *slot = Some(r);
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .filter_map(|slot| slot.into_inner().ok().flatten())
+        .collect()
+}
+
 /// A relevant file's text, read again; an error when it is no longer what was analysed.
 pub fn read_again(file: &Analyzed) -> Result<String, FileError> {
     let error = |message: String| FileError {

@@ -23,6 +23,7 @@ mod load;
 
 use facts::{check_registry, cluster_region, overlay_accounts, REQUIRE_IMAGE_DEPTH};
 pub(crate) use load::parallel_map;
+use load::parallel_map_mut;
 use load::{load_all, Loaded};
 pub use load::{read_again, MAX_FILE_BYTES};
 
@@ -78,8 +79,10 @@ pub struct Analyzed {
     /// For kustomization files, what the graph needs of them (taken when the graph is built);
     /// no parse is kept: the fix stage parses a file again.
     pub kustomization: Option<Box<crate::locate::kustomize::Kustomization>>,
-    /// The `# manifix: ...` comments, for suppressions (no other comment is kept).
+    /// The `# manifix: ...` comments, for suppressions (no other comment is kept). Emptied
+    /// once the rules have run, like `located`.
     pub comments: Vec<crate::yaml::Comment>,
+    /// The file's relevant sites; emptied once the rules have run over the file.
     pub located: Located,
 }
 
@@ -276,7 +279,13 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         _ => config.rules.get(id).copied(),
     };
     let in_scope = |path: &str| recipe.is_none_or(|r| r.covers(path));
-    let per_file = parallel_map(&run.files, |file| {
+    let resolved = &run.resolved;
+    let per_file = parallel_map_mut(&mut run.files, |file| {
+        // What the rules read of a file is not needed after them (fixes read and parse the
+        // file again): dropped as each file is done, so the findings take its place rather
+        // than adding to it.
+        let located = std::mem::take(&mut file.located);
+        let comments = std::mem::take(&mut file.comments);
         if !file.relevant || !in_scope(&file.entry.rel) {
             return Ok(Vec::new());
         }
@@ -284,7 +293,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         let input = FileInput {
             path: &file.entry.rel,
             text: &text,
-            located: &file.located,
+            located: &located,
         };
         let lines = LineIndex::new(&text);
         let mut found = Vec::new();
@@ -293,7 +302,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
             if level == Some(Level::Allow) {
                 continue;
             }
-            for mut finding in rule.check(&input, &run.resolved) {
+            for mut finding in rule.check(&input, resolved) {
                 finding.severity = match level {
                     Some(Level::Warn) => Severity::Warning,
                     Some(Level::Deny) => Severity::Error,
@@ -308,7 +317,12 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         for finding in &mut found {
             (finding.line, finding.column) = lines.line_col(finding.range.start);
         }
-        found.retain(|f| !suppressed(&file.comments, &lines, f.rule, f.line));
+        found.retain(|f| !suppressed(&comments, &lines, f.rule, f.line));
+        // Every finding is held until the report: none keeps the slack of its growing.
+        for finding in &mut found {
+            finding.message.shrink_to_fit();
+        }
+        found.shrink_to_fit();
         Ok(found)
     });
     // Sized once: letting the list double as it fills would hold up to twice its size.

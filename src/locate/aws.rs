@@ -30,7 +30,10 @@ fn ecr_host() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         Regex::new(
-            r"\b(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com(?:\.cn)?\b",
+            // ASCII word boundaries (`(?-u:\b)`): the values are ASCII where these match, and a
+            // Unicode boundary keeps the regex off its fastest engines. Digits are ASCII digits
+            // (`\d` would take any script's).
+            r"(?-u:\b)([0-9]{12})\.dkr\.ecr(?:-fips)?\.([a-z]{2}(?:-[a-z]+)+-[0-9])\.amazonaws\.com(?:\.cn)?(?-u:\b)",
         )
         .expect("static regex")
     })
@@ -39,7 +42,7 @@ fn ecr_host() -> &'static Regex {
 fn arn() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"\barn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b):([a-z0-9-]+):([a-z0-9-]*):(\d{12}):([^\s,;\x22'\]\})]+)")
+        Regex::new(r"(?-u:\b)arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b):([a-z0-9-]+):([a-z0-9-]*):([0-9]{12}):([^\s,;\x22'\]\})]+)")
             .expect("static regex")
     })
 }

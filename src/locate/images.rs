@@ -7,6 +7,7 @@ use super::tags::{TagKind, TagPolicy};
 use super::{Located, Role};
 use std::collections::BTreeSet;
 use std::ops::Range;
+use std::sync::Arc;
 
 /// Where a tag is written, and so where a pin is edited.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,8 +23,8 @@ pub enum TagPlace {
 
 #[derive(Debug, Clone)]
 pub struct TagUse {
-    /// The file holding the tag.
-    pub path: String,
+    /// The file holding the tag (shared by the file's uses).
+    pub path: Arc<str>,
     /// Index of the scalar in that file's located sites.
     pub site: usize,
     /// The image as it renders, without tag: `registry/repository`.
@@ -34,8 +35,8 @@ pub struct TagUse {
     pub tag_range: Range<usize>,
     pub place: TagPlace,
     /// Render roots (kustomization directories) where this tag is the one that renders;
-    /// empty when no kustomization includes the file.
-    pub renders: Vec<String>,
+    /// empty when no kustomization includes the file. Shared with the graph.
+    pub renders: Vec<Arc<str>>,
 }
 
 /// One file as the image pass sees it.
@@ -48,16 +49,18 @@ pub struct FileImages<'a> {
 pub fn tag_uses(files: &[FileImages], graph: &Graph, policy: &TagPolicy) -> Vec<TagUse> {
     let mut out = Vec::new();
     for file in files {
+        // One copy of the path for all of the file's uses.
+        let path: Arc<str> = Arc::from(file.path);
         for (index, site) in file.located.sites.iter().enumerate() {
             match &site.role {
                 Role::ContainerImage => {
-                    container_image(file, index, graph, policy, &mut out);
+                    container_image(file, &path, index, graph, policy, &mut out);
                 }
                 Role::KustomizeImage { field, .. } if field == "newTag" => {
-                    kustomize_new_tag(file, index, graph, policy, &mut out);
+                    kustomize_new_tag(file, &path, index, graph, policy, &mut out);
                 }
                 Role::HelmImage { field } if field == "tag" => {
-                    helm_tag(file, index, policy, &mut out);
+                    helm_tag(file, &path, index, policy, &mut out);
                 }
                 _ => {}
             }
@@ -68,6 +71,7 @@ pub fn tag_uses(files: &[FileImages], graph: &Graph, policy: &TagPolicy) -> Vec<
 
 fn container_image(
     file: &FileImages,
+    path: &Arc<str>,
     index: usize,
     graph: &Graph,
     policy: &TagPolicy,
@@ -115,7 +119,7 @@ fn container_image(
         _ => (name_end..name_end, None),
     };
     out.push(TagUse {
-        path: file.path.to_string(),
+        path: Arc::clone(path),
         site: index,
         image: rendered_name,
         kind: policy.classify(tag.as_deref()),
@@ -128,6 +132,7 @@ fn container_image(
 
 fn kustomize_new_tag(
     file: &FileImages,
+    path: &Arc<str>,
     index: usize,
     graph: &Graph,
     policy: &TagPolicy,
@@ -153,13 +158,13 @@ fn kustomize_new_tag(
     if entry.digest.is_some() {
         return;
     }
-    let renders: BTreeSet<String> = graph
+    let renders: BTreeSet<Arc<str>> = graph
         .chains_from_dir(&dir)
         .iter()
         .filter_map(|c| c.last().map(|k| k.dir.clone()))
         .collect();
     out.push(TagUse {
-        path: file.path.to_string(),
+        path: Arc::clone(path),
         site: index,
         image: entry.new_name.clone().unwrap_or_else(|| entry.name.clone()),
         tag: Some(site.value.clone()),
@@ -170,7 +175,13 @@ fn kustomize_new_tag(
     });
 }
 
-fn helm_tag(file: &FileImages, index: usize, policy: &TagPolicy, out: &mut Vec<TagUse>) {
+fn helm_tag(
+    file: &FileImages,
+    path: &Arc<str>,
+    index: usize,
+    policy: &TagPolicy,
+    out: &mut Vec<TagUse>,
+) {
     let site = &file.located.sites[index];
     let Some(prefix) = site.path.strip_suffix("tag") else {
         return;
@@ -190,7 +201,7 @@ fn helm_tag(file: &FileImages, index: usize, policy: &TagPolicy, out: &mut Vec<T
         _ => repository,
     };
     out.push(TagUse {
-        path: file.path.to_string(),
+        path: Arc::clone(path),
         site: index,
         image,
         tag: Some(site.value.clone()),

@@ -31,7 +31,7 @@ type Key = (String, String);
 
 pub fn irsa_issues(files: &[FileImages], graph: &Graph) -> Vec<IrsaIssue> {
     // Render root → (service accounts defined, service accounts used, role-arn sites).
-    let mut per_root: BTreeMap<String, RootFacts> = BTreeMap::new();
+    let mut per_root: BTreeMap<std::sync::Arc<str>, RootFacts> = BTreeMap::new();
     for file in files {
         for chain in graph.chains_for(file.path) {
             let Some(root) = chain.last() else { continue };
@@ -47,7 +47,7 @@ pub fn irsa_issues(files: &[FileImages], graph: &Graph) -> Vec<IrsaIssue> {
         let shown_root = if root.is_empty() {
             ".".to_string()
         } else {
-            root
+            root.to_string()
         };
         let issue = |kind, (namespace, name): &Key, (path, site): &(String, usize)| IrsaIssue {
             path: path.clone(),

@@ -2,7 +2,8 @@
 //! and what its `images:` entries do to an image on the way to a rendered overlay.
 
 use crate::yaml::{Node, ParsedFile};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// One `images:` entry of a kustomization.
 #[derive(Debug, Clone)]
@@ -18,8 +19,9 @@ pub struct ImageOverride {
 
 #[derive(Debug, Clone)]
 pub struct Kustomization {
-    /// Directory, relative to the root ("" for the root itself).
-    pub dir: String,
+    /// Directory, relative to the root ("" for the root itself). Shared: every image use and
+    /// overlay fact of a large run that names its render root holds this one string.
+    pub dir: Arc<str>,
     pub file: String,
     /// Resources and components, as root-relative paths of files or directories.
     pub includes: Vec<String>,
@@ -69,7 +71,7 @@ impl Kustomization {
             _ => None,
         });
         Some(Kustomization {
-            dir,
+            dir: dir.into(),
             file: rel.to_string(),
             includes,
             images,
@@ -84,9 +86,9 @@ impl Kustomization {
 
 #[derive(Debug, Default)]
 pub struct Graph {
-    by_dir: BTreeMap<String, Kustomization>,
+    by_dir: BTreeMap<Arc<str>, Kustomization>,
     /// For each included path (file or directory), the kustomization dirs that include it.
-    parents: BTreeMap<String, Vec<String>>,
+    parents: BTreeMap<String, Vec<Arc<str>>>,
 }
 
 /// How an image comes out of a chain of kustomizations.
@@ -144,7 +146,7 @@ impl Graph {
     pub fn chains_for(&self, file: &str) -> Vec<Vec<&Kustomization>> {
         let mut out = Vec::new();
         let mut chain = Vec::new();
-        let mut seen = BTreeSet::new();
+        let mut seen = Vec::new();
         for parent in self.parents.get(file).into_iter().flatten() {
             self.walk_up(parent, &mut chain, &mut seen, &mut out);
         }
@@ -154,15 +156,16 @@ impl Graph {
     /// Chains from the kustomization in `dir` itself up to each render root.
     pub fn chains_from_dir(&self, dir: &str) -> Vec<Vec<&Kustomization>> {
         let mut out = Vec::new();
-        self.walk_up(dir, &mut Vec::new(), &mut BTreeSet::new(), &mut out);
+        self.walk_up(dir, &mut Vec::new(), &mut Vec::new(), &mut out);
         out
     }
 
-    fn walk_up<'a>(
+    fn walk_up<'a: 'b, 'b>(
         &'a self,
-        dir: &str,
+        dir: &'b str,
         chain: &mut Vec<&'a Kustomization>,
-        seen: &mut BTreeSet<String>,
+        // The dirs of the chain being walked: a handful, so a list beats a set.
+        seen: &mut Vec<&'b str>,
         out: &mut Vec<Vec<&'a Kustomization>>,
     ) {
         let Some(k) = self.by_dir.get(dir) else {
@@ -175,9 +178,10 @@ impl Graph {
             return;
         }
         // A cycle in the graph (kustomize rejects it too) must not loop forever here.
-        if !seen.insert(dir.to_string()) {
+        if seen.contains(&dir) {
             return;
         }
+        seen.push(dir);
         chain.push(k);
         let parents = self.parents.get(dir).map(Vec::as_slice).unwrap_or_default();
         if parents.is_empty() {
@@ -187,7 +191,7 @@ impl Graph {
             self.walk_up(parent, chain, seen, out);
         }
         chain.pop();
-        seen.remove(dir);
+        seen.pop();
     }
 
     pub fn kustomization(&self, dir: &str) -> Option<&Kustomization> {
@@ -260,7 +264,7 @@ mod tests {
         ]);
         let chains = graph.chains_for("app/base/wf.yaml");
         assert_eq!(chains.len(), 1);
-        let dirs: Vec<&str> = chains[0].iter().map(|k| k.dir.as_str()).collect();
+        let dirs: Vec<&str> = chains[0].iter().map(|k| &*k.dir).collect();
         assert_eq!(dirs, ["app/base", "app/overlays/prod"]);
         let r = render("a", &chains[0]);
         assert_eq!(r.name, "reg/a");

@@ -61,8 +61,6 @@ pub struct Site {
     /// Dotted path from the document root (`spec.template.spec.containers[0].image`).
     pub path: String,
     pub document: usize,
-    /// The `kind` of the resource the scalar belongs to, when it has one.
-    pub kind: Option<String>,
     /// Whether the scalar sits in an inline patch of a kustomization.
     pub in_patch: bool,
 }

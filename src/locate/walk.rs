@@ -167,7 +167,6 @@ fn visit(node: &Node, path: &mut Vec<PathSeg>, scope: &mut Scope) {
                 role,
                 path: display_path(path),
                 document: scope.document,
-                kind: scope.kind.clone(),
                 in_patch: scope.inline.is_some(),
             });
         }

@@ -87,7 +87,7 @@ pub fn step_findings(recipe: &Recipe, file: &FileInput) -> Vec<Finding> {
             message.push_str(" (this value cannot be edited in place safely; change it by hand)");
         }
         let mut finding = Finding::new(rule, Severity::Warning, file.path, at, message);
-        finding.fix = fix;
+        finding.fix = fix.map(Box::new);
         out.push(finding);
     }
     out

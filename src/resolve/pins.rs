@@ -92,14 +92,14 @@ pub struct RequireImage<'a> {
 /// Pin outcomes keyed by (file, site index) of the tag use.
 #[derive(Debug, Default)]
 pub struct Pins {
-    pub outcomes: BTreeMap<(String, usize), PinOutcome>,
+    pub outcomes: BTreeMap<(std::sync::Arc<str>, usize), PinOutcome>,
     /// One line per source that failed, for the error summary.
     pub source_errors: Vec<String>,
 }
 
 impl Pins {
     pub fn get(&self, path: &str, site: usize) -> Option<&PinOutcome> {
-        self.outcomes.get(&(path.to_string(), site))
+        self.outcomes.get(&(std::sync::Arc::from(path), site))
     }
 }
 

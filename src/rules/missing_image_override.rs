@@ -61,7 +61,7 @@ impl Rule for MissingImageOverride {
                     line: 0,
                     column: 0,
                     message: describe(m, &new_name),
-                    fix: Some(Fix {
+                    fix: Some(Box::new(Fix {
                         title: format!("add an images: entry for {} -> {new_name}", m.name),
                         applicability: Applicability::Unsafe,
                         replacement: new_name.clone(),
@@ -71,7 +71,7 @@ impl Rule for MissingImageOverride {
                             ("name".to_string(), m.name.clone()),
                             ("newName".to_string(), new_name),
                         ]],
-                    }),
+                    })),
                 }
             })
             .collect()

@@ -163,7 +163,7 @@ fn finding(file: &FileInput, resolved: &Resolved, use_: &TagUse) -> Option<Findi
         line: 0,
         column: 0,
         message,
-        fix,
+        fix: fix.map(Box::new),
     })
 }
 

@@ -98,7 +98,7 @@ impl Rule for PlaceholderAccount {
                     line: 0,
                     column: 0,
                     message,
-                    fix,
+                    fix: fix.map(Box::new),
                 });
             }
         }

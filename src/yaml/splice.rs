@@ -6,7 +6,8 @@
 
 use super::align::align;
 use super::model::{ParsedFile, Scalar, Style};
-use super::verify::{verify, Expected};
+use super::parse::{events, Events};
+use super::verify::{verify_events, Expected};
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -57,6 +58,17 @@ pub struct Planned {
 /// Applies `edits` to `text` (with `parsed` its parse), re-parses the result and checks that
 /// exactly the planned scalars changed, to exactly the planned values.
 pub fn plan(text: &str, parsed: &ParsedFile, edits: &[ScalarEdit]) -> Result<Planned, EditError> {
+    let before = events(text).map_err(|e| EditError::Reparse(e.to_string()))?;
+    plan_with_events(text, parsed, &before, edits)
+}
+
+/// `plan` with the original's events already at hand (`parse_with_events`).
+pub fn plan_with_events(
+    text: &str,
+    parsed: &ParsedFile,
+    before: &Events<'_>,
+    edits: &[ScalarEdit],
+) -> Result<Planned, EditError> {
     let scalars: BTreeMap<usize, &Scalar> = parsed
         .scalars()
         .into_iter()
@@ -99,7 +111,7 @@ pub fn plan(text: &str, parsed: &ParsedFile, edits: &[ScalarEdit]) -> Result<Pla
         }
     }
     if let Ok(new_text) = splice(text, &mut first) {
-        if verify(text, &new_text, &expected).is_ok() {
+        if verify_events(before, &new_text, &expected).is_ok() {
             return Ok(Planned {
                 text: new_text,
                 edits: first,
@@ -110,7 +122,7 @@ pub fn plan(text: &str, parsed: &ParsedFile, edits: &[ScalarEdit]) -> Result<Pla
     let mut text_edits = Vec::new();
     let mut expected = BTreeMap::new();
     for (scalar, new_value, ways) in groups {
-        let (edits, style) = choose(text, scalar, ways, &new_value)?;
+        let (edits, style) = choose(text, before, scalar, ways, &new_value)?;
         text_edits.extend(edits);
         expected.insert(
             scalar.ordinal,
@@ -122,7 +134,7 @@ pub fn plan(text: &str, parsed: &ParsedFile, edits: &[ScalarEdit]) -> Result<Pla
     }
 
     let new_text = splice(text, &mut text_edits)?;
-    verify(text, &new_text, &expected)?;
+    verify_events(before, &new_text, &expected)?;
     Ok(Planned {
         text: new_text,
         edits: text_edits,
@@ -133,6 +145,7 @@ pub fn plan(text: &str, parsed: &ParsedFile, edits: &[ScalarEdit]) -> Result<Pla
 /// the next candidate when one fails keeps the alignment heuristics from ever deciding alone.
 fn choose(
     text: &str,
+    before: &Events<'_>,
     scalar: &Scalar,
     ways: Vec<(Vec<TextEdit>, Style)>,
     new_value: &str,
@@ -149,7 +162,7 @@ fn choose(
                 style,
             },
         )]);
-        match verify(text, &candidate, &one) {
+        match verify_events(before, &candidate, &one) {
             Ok(()) => return Ok((edits, style)),
             Err(err) => last_err = Some(err),
         }

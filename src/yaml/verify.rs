@@ -2,7 +2,7 @@
 //! event, with the original. Only the planned scalars may differ, and only to the planned values.
 
 use super::model::Style;
-use super::parse::{events, Sig};
+use super::parse::{events, Events, Sig};
 use super::splice::EditError;
 use std::collections::BTreeMap;
 
@@ -19,6 +19,15 @@ pub fn verify(
     expected: &BTreeMap<usize, Expected>,
 ) -> Result<(), EditError> {
     let before = events(original).map_err(|e| EditError::Reparse(e.to_string()))?;
+    verify_events(&before, edited, expected)
+}
+
+/// `verify` with the original's events already at hand.
+pub fn verify_events(
+    before: &Events<'_>,
+    edited: &str,
+    expected: &BTreeMap<usize, Expected>,
+) -> Result<(), EditError> {
     let after = events(edited).map_err(|e| EditError::Reparse(e.to_string()))?;
     if before.len() != after.len() {
         return Err(EditError::Verify(format!(
@@ -48,11 +57,11 @@ pub fn verify(
                 let (want_value, want_style) = match expected.get(&ordinal) {
                     Some(exp) => {
                         matched += 1;
-                        (&exp.value, exp.style)
+                        (exp.value.as_str(), exp.style)
                     }
-                    None => (ov, *os),
+                    None => (ov.as_ref(), *os),
                 };
-                if nv != want_value || *ns != want_style || oa != na || ot != nt {
+                if nv.as_ref() != want_value || *ns != want_style || oa != na || ot != nt {
                     return Err(EditError::Verify(format!(
                         "scalar at byte {} reads {nv:?} ({ns:?}) after the edit, expected {want_value:?} ({want_style:?})",
                         range.start
