@@ -6,7 +6,7 @@ use crate::discover::{FileEntry, FileKind};
 use crate::locate::aws::find_accounts;
 use crate::locate::locate_relevant;
 use crate::text::LineIndex;
-use crate::yaml::parse;
+use crate::yaml::parse_facts;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -192,7 +192,7 @@ fn load(entry: FileEntry, keep_prefixes: &[String]) -> Loaded {
             false,
         );
     }
-    let parsed = match parse(&text) {
+    let parsed = match parse_facts(&text) {
         Ok(p) => p,
         Err(e) => {
             return Loaded::Failed(FileError {

@@ -84,7 +84,7 @@ impl Site {
         };
         // Plan the edit in the inline document: its byte edits are ranges of the outer
         // scalar's decoded value, which is what the outer edit needs.
-        let parsed = crate::yaml::parse(&inline.text).ok()?;
+        let parsed = crate::yaml::parse_facts(&inline.text).ok()?;
         let planned = plan(&inline.text, &parsed, std::slice::from_ref(&innermost)).ok()?;
         let [text_edit] = planned.edits.as_slice() else {
             return None;
@@ -158,7 +158,7 @@ fn locate_with(parsed: &ParsedFile, file_name: &str, keep: Option<&[String]>) ->
 pub(crate) fn relevant(
     role: &Role,
     value: &str,
-    path: &[crate::yaml::PathSeg],
+    path: &[crate::yaml::PathSeg<'_>],
     prefixes: &[String],
 ) -> bool {
     use crate::yaml::PathSeg;
@@ -167,11 +167,18 @@ pub(crate) fn relevant(
         || value.contains("arn:")
         || prefixes.iter().any(|p| value.starts_with(p.as_str()))
         || path.iter().any(|seg| match seg {
-            PathSeg::Key(k) => {
-                k == "imagePullSecrets" || k.to_ascii_lowercase().contains("serviceaccount")
-            }
+            PathSeg::Key(k) => k == "imagePullSecrets" || contains_ignore_case(k, "serviceaccount"),
             PathSeg::Index(_) => false,
         })
+}
+
+/// Whether `haystack` contains `needle` (ASCII lowercase) in any ASCII case, without the
+/// lowercased copy: this runs for every path segment of every scalar of a large run.
+fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 impl Located {

@@ -2,7 +2,8 @@
 //! into kustomize inline patches.
 
 use super::{Inline, Role, Site, Target};
-use crate::yaml::{display_path, parse, Node, PathSeg};
+use crate::yaml::{display_path, parse_facts, Node, PathSeg};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 const IRSA_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
@@ -89,7 +90,7 @@ fn walk_root(root: &Node, scope: &mut Scope) {
                     let mut pointer = json_pointer(target_path);
                     visit(value, &mut pointer, scope);
                 } else {
-                    path.push(PathSeg::Key(key.to_string()));
+                    path.push(PathSeg::Key(Cow::Borrowed(key)));
                     visit(value, &mut path, scope);
                     path.pop();
                 }
@@ -109,7 +110,7 @@ fn is_json6902(root: &Node) -> bool {
 }
 
 /// `/metadata/annotations/eks.amazonaws.com~1role-arn` → path segments (RFC 6901 unescaping).
-fn json_pointer(pointer: &str) -> Vec<PathSeg> {
+fn json_pointer(pointer: &str) -> Vec<PathSeg<'static>> {
     pointer
         .split('/')
         .skip(1)
@@ -117,13 +118,13 @@ fn json_pointer(pointer: &str) -> Vec<PathSeg> {
             let seg = seg.replace("~1", "/").replace("~0", "~");
             match seg.parse::<usize>() {
                 Ok(i) => PathSeg::Index(i),
-                Err(_) => PathSeg::Key(seg),
+                Err(_) => PathSeg::Key(Cow::Owned(seg)),
             }
         })
         .collect()
 }
 
-fn visit(node: &Node, path: &mut Vec<PathSeg>, scope: &mut Scope) {
+fn visit<'a>(node: &'a Node, path: &mut Vec<PathSeg<'a>>, scope: &mut Scope) {
     match node {
         Node::Scalar(scalar) => {
             // An inline patch that parses is represented by the scalars inside it; listing
@@ -185,7 +186,7 @@ fn visit(node: &Node, path: &mut Vec<PathSeg>, scope: &mut Scope) {
             }
             for (key, value) in entries {
                 let Some(key) = key.as_str() else { continue };
-                path.push(PathSeg::Key(key.to_string()));
+                path.push(PathSeg::Key(Cow::Borrowed(key)));
                 visit(value, path, scope);
                 path.pop();
             }
@@ -202,7 +203,7 @@ fn visit(node: &Node, path: &mut Vec<PathSeg>, scope: &mut Scope) {
     }
 }
 
-fn is_inline_patch(path: &[PathSeg], value: &str) -> bool {
+fn is_inline_patch(path: &[PathSeg<'_>], value: &str) -> bool {
     use PathSeg::{Index, Key};
     match path {
         [Key(list), Index(_), Key(field)] => {
@@ -221,7 +222,7 @@ fn walk_inline_patch(node: &Node, scope: &mut Scope) -> bool {
     let Node::Scalar(scalar) = node else {
         return false;
     };
-    let Ok(parsed) = parse(&scalar.value) else {
+    let Ok(parsed) = parse_facts(&scalar.value) else {
         return false;
     };
     let text: Arc<str> = Arc::from(scalar.value.as_str());
@@ -255,11 +256,11 @@ fn walk_inline_patch(node: &Node, scope: &mut Scope) -> bool {
     true
 }
 
-fn role_of(path: &[PathSeg], scope: &Scope) -> Role {
+fn role_of(path: &[PathSeg<'_>], scope: &Scope) -> Role {
     use PathSeg::{Index, Key};
     let n = path.len();
     let key = |i: usize| match path.get(i) {
-        Some(Key(k)) => Some(k.as_str()),
+        Some(Key(k)) => Some(k.as_ref()),
         _ => None,
     };
     let last = if n > 0 { key(n - 1) } else { None };
@@ -268,7 +269,7 @@ fn role_of(path: &[PathSeg], scope: &Scope) -> Role {
         if let [Key(list), Index(_), Key(field)] = path {
             if list == "images" {
                 return Role::KustomizeImage {
-                    field: field.clone(),
+                    field: field.to_string(),
                     name: scope.entry.image_name.clone(),
                 };
             }
@@ -307,7 +308,7 @@ mod tests {
     use crate::locate::locate;
 
     fn roles(text: &str, file: &str) -> Vec<(String, Role, bool)> {
-        let parsed = parse(text).expect("valid yaml");
+        let parsed = crate::yaml::parse(text).expect("valid yaml");
         locate(&parsed, file)
             .sites
             .into_iter()

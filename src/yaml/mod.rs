@@ -8,4 +8,4 @@ pub mod splice;
 pub mod verify;
 
 pub use model::{display_path, Comment, Document, Node, ParsedFile, PathSeg, Scalar, Style};
-pub use parse::{parse, YamlError};
+pub use parse::{parse, parse_facts, YamlError};

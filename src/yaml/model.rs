@@ -80,15 +80,16 @@ impl Node {
     }
 }
 
-/// One segment of a path such as `spec.template.spec.containers[0].image`.
+/// One segment of a path such as `spec.template.spec.containers[0].image`. Keys borrow from
+/// the parse they walk: a walk visits every key of a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PathSeg {
-    Key(String),
+pub enum PathSeg<'a> {
+    Key(std::borrow::Cow<'a, str>),
     Index(usize),
 }
 
 /// Renders a path the way users read it in messages.
-pub fn display_path(path: &[PathSeg]) -> String {
+pub fn display_path(path: &[PathSeg<'_>]) -> String {
     let mut out = String::new();
     for seg in path {
         match seg {

@@ -64,15 +64,19 @@ fn style_of(style: ScalarStyle) -> Style {
     }
 }
 
-fn options() -> granit_parser::Options {
-    granit_parser::options! { emit_anchor_events: true }
+fn options(comments: bool) -> granit_parser::Options {
+    granit_parser::options! { emit_anchor_events: true, emit_comments: comments }
 }
 
 /// Every event of `text` with its byte range, or the first syntax error.
 pub fn events(text: &str) -> Result<Events<'_>, YamlError> {
+    events_with(text, true)
+}
+
+fn events_with(text: &str, comments: bool) -> Result<Events<'_>, YamlError> {
     // About one event per dozen bytes in manifests: sized once rather than grown and copied.
     let mut out = Vec::with_capacity(text.len() / 12 + 8);
-    for item in Parser::new_from_str_with_options(text, options()) {
+    for item in Parser::new_from_str_with_options(text, options(comments)) {
         let (event, span) = item?;
         let range = span.byte_range().unwrap_or(0..0);
         let sig = match event {
@@ -111,8 +115,19 @@ pub fn events(text: &str) -> Result<Events<'_>, YamlError> {
 
 /// Parses `text` into documents of nodes with spans.
 pub fn parse(text: &str) -> Result<ParsedFile, YamlError> {
+    tree(events(text)?)
+}
+
+/// `parse` for reading facts: keeps only the comments that can be `# manifix:` suppressions.
+/// A file that never says `manifix:` is parsed without collecting its comments at all, which
+/// spares the parser a copy of each one.
+pub fn parse_facts(text: &str) -> Result<ParsedFile, YamlError> {
+    tree(events_with(text, text.contains("manifix:"))?)
+}
+
+fn tree(events: Events<'_>) -> Result<ParsedFile, YamlError> {
     let mut builder = TreeBuilder::default();
-    for (sig, range) in events(text)? {
+    for (sig, range) in events {
         builder.push(sig, range);
     }
     Ok(builder.finish())

@@ -238,7 +238,8 @@ fn check_inner(scalar: &Scalar, group: &[&ScalarEdit], new_value: &str) -> Resul
             reason: "edits inside and outside an inline document mixed",
         });
     }
-    let parsed = super::parse(&scalar.value).map_err(|e| EditError::InnerParse(e.to_string()))?;
+    let parsed =
+        super::parse_facts(&scalar.value).map_err(|e| EditError::InnerParse(e.to_string()))?;
     let planned = plan(&scalar.value, &parsed, &inner)?;
     if planned.text != new_value {
         return Err(EditError::Verify(
