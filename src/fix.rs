@@ -5,7 +5,6 @@ use crate::engine::{FileError, Run};
 use crate::finding::{Applicability, Finding};
 use crate::yaml::append::{append_to_sequence, Entry};
 use crate::yaml::parse;
-use crate::yaml::parse::parse_with_events;
 use crate::yaml::splice::{plan_with_events, EditError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -127,7 +126,7 @@ fn plan_file(run: &Run, file: &crate::engine::Analyzed, choice: FixChoice) -> Fi
             return one;
         }
     };
-    let (parsed, before) = match parse_with_events(&text) {
+    let before = match crate::yaml::parse::events(&text) {
         Ok(p) => p,
         Err(e) => {
             one.outcome = Some(Err(FileError {
@@ -139,7 +138,7 @@ fn plan_file(run: &Run, file: &crate::engine::Analyzed, choice: FixChoice) -> Fi
             return one;
         }
     };
-    let planned = plan_with_events(&text, &parsed, &before, &edits).and_then(|planned| {
+    let planned = plan_with_events(&text, &before, &edits).and_then(|planned| {
         if appended.is_empty() {
             return Ok(planned.text);
         }

@@ -1,22 +1,29 @@
 //! Byte offsets to the 1-based line and column users see.
 
-pub struct LineIndex {
+pub struct LineIndex<'a> {
     starts: Vec<usize>,
     text_len: usize,
     bom: bool,
-    // The text is needed to count characters, not bytes, within a line.
-    text: String,
+    // The text is needed to count characters, not bytes, within a line. Borrowed: an index
+    // is made for every file a run reports on, and lives no longer than its text.
+    text: &'a str,
 }
 
-impl LineIndex {
-    pub fn new(text: &str) -> LineIndex {
+impl<'a> LineIndex<'a> {
+    pub fn new(text: &'a str) -> LineIndex<'a> {
         let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        // Bytes, not chars: a newline byte is never inside a multi-byte character.
+        starts.extend(
+            text.bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
         LineIndex {
             starts,
             text_len: text.len(),
             bom: text.starts_with('\u{feff}'),
-            text: text.to_string(),
+            text,
         }
     }
 

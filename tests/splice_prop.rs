@@ -16,7 +16,7 @@ mod common;
 
 use common::shape::shapes;
 use manifix::locate::locate;
-use manifix::yaml::splice::{plan, resolves_to_string, EditError, ScalarEdit};
+use manifix::yaml::splice::{plan, plan_text, resolves_to_string, EditError, ScalarEdit};
 use manifix::yaml::{parse, ParsedFile, Scalar, Style};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -320,6 +320,17 @@ fn random_edits_of_suite_yaml_verify_or_are_refused() {
             plan(&input.text, &input.parsed, &edits)
         }))
         .map_err(|_| TestCaseError::fail(format!("plan panicked: {}", ctx())))?;
+        // The planner the fix stage uses (scalars taken from the parser's events rather than
+        // from the model) must plan exactly the same text, or refuse alike.
+        let from_events = plan_text(&input.text, &edits);
+        if from_events.as_ref().map(|p| &p.text) != outcome.as_ref().map(|p| &p.text) {
+            return Err(TestCaseError::fail(format!(
+                "plan_text differs from plan: {:?} vs {:?}\n{}",
+                from_events.map(|p| p.text),
+                outcome.map(|p| p.text),
+                ctx()
+            )));
+        }
         let mut st = stats.borrow_mut();
         st.tried += 1;
         match outcome {

@@ -423,7 +423,7 @@ fn absolute_repo(repo: &str, base: &Path) -> String {
 /// on the finding's line or on the line above it.
 fn suppressed(
     comments: &[crate::yaml::Comment],
-    lines: &LineIndex,
+    lines: &LineIndex<'_>,
     rule: &str,
     line: usize,
 ) -> bool {

@@ -11,7 +11,7 @@ pub mod tags;
 pub mod terraform;
 mod walk;
 
-use crate::yaml::splice::{self, plan, ScalarEdit};
+use crate::yaml::splice::{self, plan_text, ScalarEdit};
 use crate::yaml::{ParsedFile, Scalar};
 use std::ops::Range;
 
@@ -84,8 +84,7 @@ impl Site {
         };
         // Plan the edit in the inline document: its byte edits are ranges of the outer
         // scalar's decoded value, which is what the outer edit needs.
-        let parsed = crate::yaml::parse_facts(&inline.text).ok()?;
-        let planned = plan(&inline.text, &parsed, std::slice::from_ref(&innermost)).ok()?;
+        let planned = plan_text(&inline.text, std::slice::from_ref(&innermost)).ok()?;
         let [text_edit] = planned.edits.as_slice() else {
             return None;
         };

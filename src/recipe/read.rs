@@ -46,7 +46,7 @@ const TOP_FIELDS: &[&str] = &["name", "description", "params", "rules", "steps",
 
 struct Reader<'a> {
     shown: &'a str,
-    lines: LineIndex,
+    lines: LineIndex<'a>,
     /// Parameter values: `--set` first, then defaults.
     values: BTreeMap<String, String>,
     declared: Vec<String>,

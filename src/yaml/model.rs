@@ -158,12 +158,22 @@ impl ParsedFile {
         while let Some(node) = stack.pop() {
             match node {
                 Node::Mapping(entries) => {
+                    // Most mappings have a handful of keys: comparing each with the earlier
+                    // ones is cheaper than hashing them; large ones get a map.
                     let mut seen: std::collections::HashMap<&str, &Scalar> =
                         std::collections::HashMap::new();
-                    for (key, value) in entries {
+                    for (i, (key, value)) in entries.iter().enumerate() {
                         // An empty key is YAML's missing key (`: a`), not a name written twice.
                         if let Some(k) = key.as_scalar().filter(|k| !k.value.is_empty()) {
-                            if let Some(first) = seen.insert(&k.value, k) {
+                            let first = if entries.len() <= 16 {
+                                entries[..i]
+                                    .iter()
+                                    .filter_map(|(earlier, _)| earlier.as_scalar())
+                                    .find(|e| e.value == k.value)
+                            } else {
+                                seen.insert(&k.value, k)
+                            };
+                            if let Some(first) = first {
                                 if found.is_none_or(|(_, d)| k.ordinal < d.ordinal) {
                                     found = Some((first, k));
                                 }

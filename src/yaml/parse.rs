@@ -136,17 +136,6 @@ fn tree(events: Events<'_>) -> Result<ParsedFile, YamlError> {
 /// The events of `text`, as the verifier compares them.
 pub type Events<'a> = Vec<(Sig<'a>, std::ops::Range<usize>)>;
 
-/// Parses `text` into its model and keeps its events too: a fix compares the edited text's
-/// events with the original's, and one parse serves both.
-pub fn parse_with_events(text: &str) -> Result<(ParsedFile, Events<'_>), YamlError> {
-    let events = events(text)?;
-    let mut builder = TreeBuilder::default();
-    for (sig, range) in &events {
-        builder.push(sig.clone(), range.clone());
-    }
-    Ok((builder.finish(), events))
-}
-
 enum Open {
     Mapping(Vec<(Node, Node)>, Option<Node>),
     Sequence(Vec<Node>),

@@ -6,7 +6,7 @@
 
 use super::align::align;
 use super::model::{ParsedFile, Scalar, Style};
-use super::parse::{events, Events};
+use super::parse::{events, Events, Sig};
 use super::verify::{verify_events, Expected};
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -59,21 +59,72 @@ pub struct Planned {
 /// exactly the planned scalars changed, to exactly the planned values.
 pub fn plan(text: &str, parsed: &ParsedFile, edits: &[ScalarEdit]) -> Result<Planned, EditError> {
     let before = events(text).map_err(|e| EditError::Reparse(e.to_string()))?;
-    plan_with_events(text, parsed, &before, edits)
+    let scalars = parsed
+        .scalars()
+        .into_iter()
+        .filter(|s| edits.iter().any(|e| e.ordinal == s.ordinal))
+        .map(|s| (s.ordinal, s.clone()))
+        .collect();
+    plan_scalars(text, &before, &scalars, edits)
 }
 
-/// `plan` with the original's events already at hand (`parse_with_events`).
+/// `plan` without a parse of `text` at hand: the edited scalars are taken from its events,
+/// which the verification needs anyway (one parse instead of two).
+pub fn plan_text(text: &str, edits: &[ScalarEdit]) -> Result<Planned, EditError> {
+    let before = events(text).map_err(|e| EditError::Reparse(e.to_string()))?;
+    plan_with_events(text, &before, edits)
+}
+
+/// `plan_text` with the events of `text` already at hand.
 pub fn plan_with_events(
     text: &str,
-    parsed: &ParsedFile,
     before: &Events<'_>,
     edits: &[ScalarEdit],
 ) -> Result<Planned, EditError> {
-    let scalars: BTreeMap<usize, &Scalar> = parsed
-        .scalars()
-        .into_iter()
-        .map(|s| (s.ordinal, s))
-        .collect();
+    let scalars = scalars_in(before, edits);
+    plan_scalars(text, before, &scalars, edits)
+}
+
+/// The scalars `edits` name, as the document model has them (`parse::TreeBuilder`).
+fn scalars_in(events: &Events<'_>, edits: &[ScalarEdit]) -> BTreeMap<usize, Scalar> {
+    let mut out = BTreeMap::new();
+    let mut ordinal = 0;
+    for (sig, range) in events {
+        let Sig::Scalar {
+            value, style, tag, ..
+        } = sig
+        else {
+            continue;
+        };
+        if edits.iter().any(|e| e.ordinal == ordinal) {
+            out.insert(
+                ordinal,
+                Scalar {
+                    // The parser reports an empty node (`key:`) as `~`; the model holds what
+                    // the source says, an empty plain scalar.
+                    value: if *style == Style::Plain && range.is_empty() {
+                        String::new()
+                    } else {
+                        value.to_string()
+                    },
+                    style: *style,
+                    span: range.clone(),
+                    ordinal,
+                    tagged: tag.is_some(),
+                },
+            );
+        }
+        ordinal += 1;
+    }
+    out
+}
+
+fn plan_scalars(
+    text: &str,
+    before: &Events<'_>,
+    scalars: &BTreeMap<usize, Scalar>,
+    edits: &[ScalarEdit],
+) -> Result<Planned, EditError> {
     let mut by_scalar: BTreeMap<usize, Vec<&ScalarEdit>> = BTreeMap::new();
     for edit in edits {
         by_scalar.entry(edit.ordinal).or_default().push(edit);
@@ -83,7 +134,6 @@ pub fn plan_with_events(
     for (ordinal, mut group) in by_scalar {
         let scalar = scalars
             .get(&ordinal)
-            .copied()
             .ok_or(EditError::NoSuchScalar(ordinal))?;
         group.sort_by_key(|e| (e.range.start, e.range.end));
         let new_value = apply_to_value(scalar, &group)?;
@@ -238,9 +288,8 @@ fn check_inner(scalar: &Scalar, group: &[&ScalarEdit], new_value: &str) -> Resul
             reason: "edits inside and outside an inline document mixed",
         });
     }
-    let parsed =
-        super::parse_facts(&scalar.value).map_err(|e| EditError::InnerParse(e.to_string()))?;
-    let planned = plan(&scalar.value, &parsed, &inner)?;
+    let before = events(&scalar.value).map_err(|e| EditError::InnerParse(e.to_string()))?;
+    let planned = plan_with_events(&scalar.value, &before, &inner)?;
     if planned.text != new_value {
         return Err(EditError::Verify(
             "an inline document edit does not produce the planned text".into(),
