@@ -7,7 +7,66 @@ use manifix::cli::Cli;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
+// mimalloc, not glibc's malloc: files are parsed on every core and the facts kept of each are
+// freed by whichever thread is done with them; glibc serialises such frees on its arena locks
+// (a third of a large run went to malloc, free and the lock waits; bench/README.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+mod allocator_options {
+    use std::os::raw::{c_int, c_long};
+
+    extern "C" {
+        fn mi_option_set(option: c_int, value: c_long);
+    }
+
+    // Option numbers of mimalloc 3 (`mi_option_e` in include/mimalloc.h of libmimalloc-sys
+    // =0.1.49, pinned in Cargo.toml); the test below checks them against their defaults.
+    const ARENA_EAGER_COMMIT: c_int = 4;
+    const PURGE_DELAY: c_int = 15;
+
+    /// Memory freed goes back to the system at once and is committed only when used: peak
+    /// memory is a target of the tool (bench/README.md), a few microseconds per purge are not.
+    pub fn set() {
+        // SAFETY: mi_option_set only stores a value in mimalloc's option table; it is
+        // documented as callable at any time, from any thread.
+        unsafe {
+            mi_option_set(PURGE_DELAY, 0);
+            mi_option_set(ARENA_EAGER_COMMIT, 0);
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        extern "C" {
+            fn mi_option_get(option: c_int) -> c_long;
+        }
+
+        /// The numbers name the options meant: their defaults are the documented ones (a
+        /// mimalloc that renumbered its options would fail here, not silently mis-set).
+        #[test]
+        fn option_numbers_match_mimalloc() {
+            // SAFETY: reading mimalloc's option table.
+            unsafe {
+                assert_eq!(
+                    mi_option_get(PURGE_DELAY),
+                    1000,
+                    "purge_delay defaults to 1 s"
+                );
+                assert_eq!(
+                    mi_option_get(ARENA_EAGER_COMMIT),
+                    2,
+                    "arena_eager_commit defaults to 2"
+                );
+            }
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    allocator_options::set();
     let cli = Cli::parse();
     let stdout = io::stdout();
     let stderr = io::stderr();
