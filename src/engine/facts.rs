@@ -66,8 +66,9 @@ pub(super) fn overlay_accounts(
     use std::collections::BTreeMap;
     // Files are held by index: a path per account reference and root would be a copy of most
     // of the repository's paths, several times over.
-    // Render root → account → (references, files using it).
-    type ByAccount = BTreeMap<String, (usize, Vec<usize>)>;
+    // Render root → account → (references, files using it). Accounts are held as numbers
+    // (twelve digits, so their order is the text's): no string per root and account.
+    type ByAccount = BTreeMap<u64, (usize, Vec<usize>)>;
     let mut per_root: BTreeMap<std::sync::Arc<str>, ByAccount> = BTreeMap::new();
     for (index, file) in files.iter().enumerate() {
         let mut roots: Vec<std::sync::Arc<str>> = graph
@@ -86,14 +87,14 @@ pub(super) fn overlay_accounts(
         }
         for site in &file.located.sites {
             for found in find_accounts(&site.value) {
-                if !accounts.is_real(&found.account) {
+                if !accounts.is_real(found.account) {
                     continue;
                 }
                 for root in &roots {
                     let entry = per_root
                         .entry(root.clone())
                         .or_default()
-                        .entry(found.account.clone())
+                        .entry(found.account.parse().unwrap_or_default())
                         .or_default();
                     entry.0 += 1;
                     if entry.1.last() != Some(&index) {
@@ -108,12 +109,12 @@ pub(super) fn overlay_accounts(
         if by_account.len() < 2 {
             continue;
         }
-        let mut ranked: Vec<(&String, &(usize, Vec<usize>))> = by_account.iter().collect();
+        let mut ranked: Vec<(&u64, &(usize, Vec<usize>))> = by_account.iter().collect();
         ranked.sort_by_key(|r| std::cmp::Reverse(r.1 .0));
         if ranked[0].1 .0 == ranked[1].1 .0 {
             continue;
         }
-        let majority = ranked[0].0.clone();
+        let majority = format!("{:012}", ranked[0].0);
         for (_, (_, paths)) in ranked.iter().skip(1) {
             for &index in paths {
                 let list = out.entry(files[index].entry.rel.clone()).or_default();
@@ -144,12 +145,12 @@ pub(super) fn cluster_region(
     if let Some(region) = &config.cluster.region {
         return Some((region.clone(), "cluster.region in manifix.yaml".into()));
     }
-    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
     for file in files {
         for site in &file.located.sites {
             for found in find_accounts(&site.value) {
                 // AWS's own registries are in every region: they say nothing of the cluster's.
-                if !accounts.is_real(&found.account) && !accounts.is_placeholder(&found.account) {
+                if !accounts.is_real(found.account) && !accounts.is_placeholder(found.account) {
                     continue;
                 }
                 if let crate::locate::aws::AccountSite::EcrHost { region, .. } = found.site {
@@ -162,7 +163,7 @@ pub(super) fn cluster_region(
     let (region, n) = counts.into_iter().max_by_key(|(_, n)| *n)?;
     (n * 2 > total).then(|| {
         (
-            region,
+            region.to_string(),
             format!("{n} of the repository's {total} ECR registry references use it"),
         )
     })

@@ -97,7 +97,7 @@ pub fn read_again(file: &Analyzed) -> Result<String, FileError> {
     let bytes = read_limited(&file.entry.abs)
         .map_err(|e| error(format!("cannot read: {e}")))?
         .ok_or_else(|| error("grew past the size limit while manifix ran: not checked".into()))?;
-    if crate::text::stable_hash_bytes(&bytes) != file.hash {
+    if crate::text::content_hash(&bytes) != file.hash {
         return Err(error(
             "changed on disk while manifix ran: not checked or fixed (run again)".into(),
         ));
@@ -235,18 +235,20 @@ fn load(entry: FileEntry, keep_prefixes: &[String]) -> Loaded {
     // facts of a repository rather than its bytes): what the account census needs of it is
     // each account's first line.
     let mut accounts: Vec<(String, usize)> = Vec::new();
-    let mut lines = None;
     for site in &located.sites {
         for found in find_accounts(&site.value) {
             if !accounts.iter().any(|(a, _)| *a == found.account) {
-                let index = lines.get_or_insert_with(|| LineIndex::new(&text));
-                accounts.push((found.account, index.line_col(site.span.start).0));
+                // A file names one or two accounts: counting newlines up to each is cheaper
+                // than indexing every line of the file.
+                let before = text.get(..site.span.start).unwrap_or(&text);
+                let line = 1 + before.bytes().filter(|&b| b == b'\n').count();
+                accounts.push((found.account.to_string(), line));
             }
         }
     }
     Loaded::Yaml(
         Box::new(Analyzed {
-            hash: crate::text::stable_hash_bytes(text.as_bytes()),
+            hash: crate::text::content_hash(text.as_bytes()),
             entry,
             relevant,
             comments,

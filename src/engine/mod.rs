@@ -242,11 +242,17 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
             repo_of: &repo_of,
             depth: REQUIRE_IMAGE_DEPTH,
         });
-    let pins = resolve_pins(&images, &sources, &GitResolver::default(), require.as_ref());
+    // Four independent repository-wide passes: two on threads of their own, so that they
+    // keep both cores busy between the parallel reading and rule phases.
+    let (pins, cluster_region, overlay_accounts, irsa) = std::thread::scope(|scope| {
+        let irsa = scope.spawn(|| irsa_issues(&file_images, &graph));
+        let overlays = scope.spawn(|| overlay_accounts(&run.files, &graph, &accounts));
+        // Pins stay on this thread: the registry client they may ask need not be shareable.
+        let pins = resolve_pins(&images, &sources, &GitResolver::default(), require.as_ref());
+        let region = cluster_region(&config, &run.files, &accounts);
+        (pins, region, joined(overlays), joined(irsa))
+    });
     run.source_errors = pins.source_errors.clone();
-    let cluster_region = cluster_region(&config, &run.files, &accounts);
-    let overlay_accounts = overlay_accounts(&run.files, &graph, &accounts);
-    let irsa = irsa_issues(&file_images, &graph);
     let (node_role, tf_errors) = node_role_grants(&terraform);
     for e in tf_errors {
         // Terraform is only read for context: a file the parser cannot read is passed over.
@@ -364,6 +370,13 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     run.errors.sort_by(|a, b| a.path.cmp(&b.path));
     run.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(run)
+}
+
+/// A scoped thread's result; its panic, if it panicked, goes on in the caller.
+fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// Sources from `--source` flags (paths relative to the working directory) and then from

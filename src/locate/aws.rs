@@ -5,23 +5,24 @@ use std::ops::Range;
 
 /// What kind of reference holds the account.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AccountSite {
+pub enum AccountSite<'a> {
     /// `<acct>.dkr.ecr.<region>.amazonaws.com` — a private ECR registry.
-    EcrHost { region: String, host: String },
+    EcrHost { region: &'a str, host: &'a str },
     /// `arn:<partition>:<service>:<region>:<acct>:<resource>`.
     Arn {
-        service: String,
-        resource: String,
-        arn: String,
+        service: &'a str,
+        resource: &'a str,
+        arn: &'a str,
     },
 }
 
-/// One account found in a string: its digits' byte range in that string.
+/// One account found in a string: its digits' byte range in that string. Borrows from the
+/// string: this is asked of every relevant value several times in a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountRef {
-    pub account: String,
+pub struct AccountRef<'a> {
+    pub account: &'a str,
     pub range: Range<usize>,
-    pub site: AccountSite,
+    pub site: AccountSite<'a>,
 }
 
 /// Every account reference in `text`, in order.
@@ -29,7 +30,7 @@ pub struct AccountRef {
 /// A hand-written scanner: this runs for every relevant string of a repository several times
 /// over, and the capture-group regexes it replaces (kept in the tests as the specification,
 /// `ECR_HOST` and `ARN` below) were a sixth of a large run's time.
-pub fn find_accounts(text: &str) -> Vec<AccountRef> {
+pub fn find_accounts(text: &str) -> Vec<AccountRef<'_>> {
     // Cheap filter first: most strings in a manifest hold neither form.
     if !text.contains("amazonaws.com") && !text.contains("arn:") {
         return Vec::new();
@@ -73,7 +74,7 @@ fn boundary(bytes: &[u8], at: usize) -> bool {
 
 /// `<12 digits>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]` whose `.dkr.ecr` starts at `at`;
 /// the reference and where it ends.
-fn ecr_host_at(text: &str, at: usize) -> Option<(AccountRef, usize)> {
+fn ecr_host_at(text: &str, at: usize) -> Option<(AccountRef<'_>, usize)> {
     let bytes = text.as_bytes();
     let start = at.checked_sub(12)?;
     if !bytes[start..at].iter().all(u8::is_ascii_digit) || !boundary(bytes, start) {
@@ -107,11 +108,11 @@ fn ecr_host_at(text: &str, at: usize) -> Option<(AccountRef, usize)> {
     };
     Some((
         AccountRef {
-            account: text[start..at].to_string(),
+            account: &text[start..at],
             range: start..at,
             site: AccountSite::EcrHost {
-                region: region.to_string(),
-                host: text[start..end].to_string(),
+                region,
+                host: &text[start..end],
             },
         },
         end,
@@ -138,7 +139,7 @@ const PARTITIONS: &[&str] = &["aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso
 
 /// `arn:<partition>:<service>:<region>:<12 digits>:<resource>` starting at `at`; the
 /// reference and where it ends.
-fn arn_at(text: &str, at: usize) -> Option<(AccountRef, usize)> {
+fn arn_at(text: &str, at: usize) -> Option<(AccountRef<'_>, usize)> {
     if !boundary(text.as_bytes(), at) {
         return None;
     }
@@ -171,12 +172,12 @@ fn arn_at(text: &str, at: usize) -> Option<(AccountRef, usize)> {
     let end = resource_start + resource_len;
     Some((
         AccountRef {
-            account: account.to_string(),
+            account,
             range: account_start..account_start + 12,
             site: AccountSite::Arn {
-                service: service.to_string(),
-                resource: resource[..resource_len].to_string(),
-                arn: text[at..end].to_string(),
+                service,
+                resource: &resource[..resource_len],
+                arn: &text[at..end],
             },
         },
         end,
@@ -233,26 +234,26 @@ mod tests {
     const ECR_HOST: &str = r"(?-u:\b)([0-9]{12})\.dkr\.ecr(?:-fips)?\.([a-z]{2}(?:-[a-z]+)+-[0-9])\.amazonaws\.com(?:\.cn)?(?-u:\b)";
     const ARN: &str = r"(?-u:\b)arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b):([a-z0-9-]+):([a-z0-9-]*):([0-9]{12}):([^\s,;\x22'\]\})]+)";
 
-    fn by_regex(ecr_host: &Regex, arn: &Regex, text: &str) -> Vec<AccountRef> {
+    fn by_regex<'a>(ecr_host: &Regex, arn: &Regex, text: &'a str) -> Vec<AccountRef<'a>> {
         let mut out = Vec::new();
         for caps in ecr_host.captures_iter(text) {
             out.push(AccountRef {
-                account: caps[1].to_string(),
+                account: caps.get(1).unwrap().as_str(),
                 range: caps.get(1).unwrap().range(),
                 site: AccountSite::EcrHost {
-                    region: caps[2].to_string(),
-                    host: caps[0].to_string(),
+                    region: caps.get(2).unwrap().as_str(),
+                    host: caps.get(0).unwrap().as_str(),
                 },
             });
         }
         for caps in arn.captures_iter(text) {
             out.push(AccountRef {
-                account: caps[4].to_string(),
+                account: caps.get(4).unwrap().as_str(),
                 range: caps.get(4).unwrap().range(),
                 site: AccountSite::Arn {
-                    service: caps[2].to_string(),
-                    resource: caps[5].to_string(),
-                    arn: caps[0].to_string(),
+                    service: caps.get(2).unwrap().as_str(),
+                    resource: caps.get(5).unwrap().as_str(),
+                    arn: caps.get(0).unwrap().as_str(),
                 },
             });
         }
@@ -344,12 +345,12 @@ mod tests {
         assert_eq!(found[0].account, "123456789012");
         assert_eq!(found[0].range, 0..12);
         assert!(
-            matches!(&found[0].site, AccountSite::EcrHost { region, .. } if region == "ap-southeast-2")
+            matches!(&found[0].site, AccountSite::EcrHost { region, .. } if *region == "ap-southeast-2")
         );
         assert_eq!(found[1].account, "465002806239");
         assert!(
             matches!(&found[1].site, AccountSite::Arn { service, resource, .. }
-            if service == "iam" && resource == "role/x")
+            if *service == "iam" && *resource == "role/x")
         );
     }
 
@@ -362,7 +363,7 @@ mod tests {
         // Prose around an ARN is not part of it.
         let found = find_accounts("(such as arn:aws:iam::123456789012:mfa/user)");
         assert!(
-            matches!(&found[0].site, AccountSite::Arn { arn, .. } if arn == "arn:aws:iam::123456789012:mfa/user")
+            matches!(&found[0].site, AccountSite::Arn { arn, .. } if *arn == "arn:aws:iam::123456789012:mfa/user")
         );
     }
 }

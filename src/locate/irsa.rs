@@ -26,12 +26,13 @@ pub struct IrsaIssue {
     pub root: String,
 }
 
-/// Rendered identity of a resource: (namespace, name).
-type Key = (String, String);
+/// Rendered identity of a resource: (namespace, name), borrowed from the files' facts and the
+/// graph: a large repository has thousands of render roots, each collecting these.
+type Key<'a> = (&'a str, &'a str);
 
 pub fn irsa_issues(files: &[FileImages], graph: &Graph) -> Vec<IrsaIssue> {
     // Render root → (service accounts defined, service accounts used, role-arn sites).
-    let mut per_root: BTreeMap<std::sync::Arc<str>, RootFacts> = BTreeMap::new();
+    let mut per_root: BTreeMap<std::sync::Arc<str>, RootFacts<'_>> = BTreeMap::new();
     for file in files {
         for chain in graph.chains_for(file.path) {
             let Some(root) = chain.last() else { continue };
@@ -49,12 +50,12 @@ pub fn irsa_issues(files: &[FileImages], graph: &Graph) -> Vec<IrsaIssue> {
         } else {
             root.to_string()
         };
-        let issue = |kind, (namespace, name): &Key, (path, site): &(String, usize)| IrsaIssue {
-            path: path.clone(),
+        let issue = |kind, (namespace, name): &Key, (path, site): &(&str, usize)| IrsaIssue {
+            path: path.to_string(),
             site: *site,
             kind,
-            name: name.clone(),
-            namespace: namespace.clone(),
+            name: name.to_string(),
+            namespace: namespace.to_string(),
             root: shown_root.clone(),
         };
         for (key, at) in &facts.used {
@@ -74,30 +75,30 @@ pub fn irsa_issues(files: &[FileImages], graph: &Graph) -> Vec<IrsaIssue> {
 }
 
 #[derive(Default)]
-struct RootFacts {
+struct RootFacts<'a> {
     /// The overlay holds resources that create others (HelmRelease, Argo CD Application,
     /// Flux Kustomization): ServiceAccounts and workloads may come from there, unseen.
     indirect: bool,
     /// Names given anywhere else in the overlay (a chart's `serviceAccount.name` value).
     // Lists, not trees: a render root holds a handful of each, and an empty B-tree node per
     // root costs more than the facts themselves in a repository with thousands of overlays.
-    mentioned: Vec<String>,
-    defined: Vec<Key>,
-    used: Vec<(Key, (String, usize))>,
-    with_role: Vec<(Key, (String, usize))>,
+    mentioned: Vec<&'a str>,
+    defined: Vec<Key<'a>>,
+    used: Vec<(Key<'a>, (&'a str, usize))>,
+    with_role: Vec<(Key<'a>, (&'a str, usize))>,
 }
 
 /// The namespace a resource renders in: the outermost kustomization that sets one wins.
-fn namespace_of(doc: &DocFacts, chain: &[&Kustomization]) -> String {
+fn namespace_of<'a>(doc: &'a DocFacts, chain: &[&'a Kustomization]) -> &'a str {
     chain
         .iter()
         .rev()
-        .find_map(|k| k.namespace.clone())
-        .or_else(|| doc.namespace.clone())
-        .unwrap_or_else(|| "default".to_string())
+        .find_map(|k| k.namespace.as_deref())
+        .or(doc.namespace.as_deref())
+        .unwrap_or("default")
 }
 
-fn collect(file: &FileImages, chain: &[&Kustomization], facts: &mut RootFacts) {
+fn collect<'a>(file: &FileImages<'a>, chain: &[&'a Kustomization], facts: &mut RootFacts<'a>) {
     for doc in &file.located.docs {
         let namespace = namespace_of(doc, chain);
         let kind = doc.kind.as_deref();
@@ -111,7 +112,7 @@ fn collect(file: &FileImages, chain: &[&Kustomization], facts: &mut RootFacts) {
         }
         if kind == Some("ServiceAccount") {
             if let Some(name) = &doc.name {
-                let key = (namespace.clone(), name.clone());
+                let key = (namespace, name.as_str());
                 if !facts.defined.contains(&key) {
                     facts.defined.push(key);
                 }
@@ -124,28 +125,26 @@ fn collect(file: &FileImages, chain: &[&Kustomization], facts: &mut RootFacts) {
             let names_account = site.path.ends_with("serviceAccountName");
             // A chart value such as `serviceAccount.name: api` creates the account unseen.
             if !names_account
-                && site.path.to_ascii_lowercase().contains("serviceaccount")
-                && !facts.mentioned.contains(&site.value)
+                && crate::locate::contains_ignore_case(&site.path, "serviceaccount")
+                && !facts.mentioned.contains(&site.value.as_str())
             {
-                facts.mentioned.push(site.value.clone());
+                facts.mentioned.push(&site.value);
             }
             if names_account && kind != Some("ServiceAccount") {
-                // Keys are built only when new: every overlay of a large repository passes
-                // through here for each of its files.
-                let key = (namespace.clone(), site.value.clone());
+                let key = (namespace, site.value.as_str());
                 if !site.value.is_empty()
                     && site.value != "default"
                     && !facts.used.iter().any(|(k, _)| *k == key)
                 {
-                    facts.used.push((key, (file.path.to_string(), i)));
+                    facts.used.push((key, (file.path, i)));
                 }
             } else if matches!(site.role, super::Role::IrsaRoleArn { .. })
                 && kind == Some("ServiceAccount")
             {
                 if let Some(name) = &doc.name {
-                    let key = (namespace.clone(), name.clone());
+                    let key = (namespace, name.as_str());
                     if !facts.with_role.iter().any(|(k, _)| *k == key) {
-                        facts.with_role.push((key, (file.path.to_string(), i)));
+                        facts.with_role.push((key, (file.path, i)));
                     }
                 }
             }

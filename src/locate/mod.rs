@@ -173,7 +173,7 @@ pub(crate) fn relevant(
 
 /// Whether `haystack` contains `needle` (ASCII lowercase) in any ASCII case, without the
 /// lowercased copy: this runs for every path segment of every scalar of a large run.
-fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+pub(crate) fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
     haystack
         .as_bytes()
         .windows(needle.len())

@@ -100,7 +100,7 @@ fn rewrite(step: &Step, value: &str) -> Option<(String, String)> {
         Step::ReplaceAccount { from, to } => {
             let ranges: Vec<_> = find_accounts(value)
                 .into_iter()
-                .filter(|f| &f.account == from)
+                .filter(|f| f.account == from)
                 .map(|f| f.range)
                 .collect();
             (!ranges.is_empty()).then(|| {
@@ -144,7 +144,7 @@ fn region_range(
 ) -> Option<std::ops::Range<usize>> {
     match site {
         AccountSite::EcrHost { region, .. } => {
-            let start = value[account.end..].find(region.as_str())? + account.end;
+            let start = value[account.end..].find(region)? + account.end;
             Some(start..start + region.len())
         }
         // arn:partition:service:REGION:ACCOUNT:resource; global services leave it empty.

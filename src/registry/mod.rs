@@ -42,8 +42,8 @@ pub fn ecr_repo(image: &str) -> Option<EcrRepo> {
         return None;
     };
     (matched == host && !repository.is_empty()).then(|| EcrRepo {
-        account: found.account,
-        region,
+        account: found.account.to_string(),
+        region: region.to_string(),
         repository: repository.to_string(),
     })
 }
@@ -64,7 +64,7 @@ pub fn fixed_repo(use_: &TagUse, accounts: &AccountResolver) -> Option<EcrRepo> 
     let mut image = use_.image.clone();
     if let Some(target) = accounts.target_for(&use_.path) {
         for found in find_accounts(&use_.image).into_iter().rev() {
-            if accounts.is_placeholder(&found.account) {
+            if accounts.is_placeholder(found.account) {
                 image.replace_range(found.range, &target.account);
             }
         }

@@ -172,7 +172,7 @@ pub fn accounts_in_terraform(text: &str) -> Vec<(String, usize)> {
     });
     let mut out: Vec<(String, usize)> = find_accounts(text)
         .into_iter()
-        .map(|r| (r.account, r.range.start))
+        .map(|r| (r.account.to_string(), r.range.start))
         .collect();
     for caps in setting.captures_iter(text) {
         if let Some(m) = caps.get(1) {

@@ -51,7 +51,7 @@ impl Rule for AccountMismatch {
         let mut out = Vec::new();
         for site in &file.located.sites {
             for found in find_accounts(&site.value) {
-                if !accounts.is_real(&found.account) {
+                if !accounts.is_real(found.account) {
                     continue;
                 }
                 let what = match &found.site {

@@ -53,8 +53,8 @@ impl Rule for EcrRegion {
                 let AccountSite::EcrHost { region, host } = &found.site else {
                     continue;
                 };
-                let aws_owned = !resolved.accounts.is_real(&found.account)
-                    && !resolved.accounts.is_placeholder(&found.account);
+                let aws_owned = !resolved.accounts.is_real(found.account)
+                    && !resolved.accounts.is_placeholder(found.account);
                 if region == cluster || aws_owned {
                     continue;
                 }

@@ -89,7 +89,7 @@ fn suggested_name(m: &MissingOverride, resolved: &Resolved, path: &str) -> Strin
             .into_iter()
             .rev()
         {
-            if resolved.accounts.is_placeholder(&found.account) {
+            if resolved.accounts.is_placeholder(found.account) {
                 suggested.replace_range(found.range, &target.account);
             }
         }

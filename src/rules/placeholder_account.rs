@@ -58,7 +58,7 @@ impl Rule for PlaceholderAccount {
         let mut out = Vec::new();
         for site in &file.located.sites {
             for found in find_accounts(&site.value) {
-                if !accounts.is_placeholder(&found.account) {
+                if !accounts.is_placeholder(found.account) {
                     continue;
                 }
                 let range = source_range(file.text, site, found.range.clone());
