@@ -218,8 +218,7 @@ fn load(entry: FileEntry, keep_prefixes: &[String]) -> Loaded {
         });
     }
     let file_name = entry.abs.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let mut located = locate_relevant(&parsed, file_name, keep_prefixes);
-    located.slim();
+    let located = locate_relevant(&parsed, file_name, keep_prefixes);
     let kustomization =
         crate::locate::kustomize::Kustomization::read(&entry.rel, &parsed).map(Box::new);
     let relevant = kustomization.is_some() || !located.sites.is_empty();
@@ -240,7 +239,7 @@ fn load(entry: FileEntry, keep_prefixes: &[String]) -> Loaded {
             if !accounts.iter().any(|(a, _)| *a == found.account) {
                 // A file names one or two accounts: counting newlines up to each is cheaper
                 // than indexing every line of the file.
-                let before = text.get(..site.span.start).unwrap_or(&text);
+                let before = text.get(..site.target.scalar.span.start).unwrap_or(&text);
                 let line = 1 + before.bytes().filter(|&b| b == b'\n').count();
                 accounts.push((found.account.to_string(), line));
             }

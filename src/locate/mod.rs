@@ -53,9 +53,9 @@ pub struct Inline {
 /// A value scalar with its meaning and where it sits.
 #[derive(Debug, Clone)]
 pub struct Site {
+    /// Where to edit; `target.scalar.span` is the byte range in the file of the scalar (for
+    /// inline patches, of the outer block scalar).
     pub target: Target,
-    /// Byte range in the file of the scalar (for inline patches, of the outer block scalar).
-    pub span: Range<usize>,
     pub value: String,
     pub role: Role,
     /// Dotted path from the document root (`spec.template.spec.containers[0].image`).
@@ -121,7 +121,9 @@ pub fn locate(parsed: &ParsedFile, file_name: &str) -> Located {
 }
 
 /// Locates only the scalars a rule or recipe step can use (`relevant`): what a large run
-/// keeps. `prefixes` are registry prefixes a recipe moves, kept wherever they stand.
+/// keeps. `prefixes` are registry prefixes a recipe moves, kept wherever they stand. The
+/// targets' scalars carry no value (the site's `value` has it; for a patch, the patch text is
+/// in `Inline::text`): `source_range` rebuilds them when a finding needs them.
 pub fn locate_relevant(parsed: &ParsedFile, file_name: &str, prefixes: &[String]) -> Located {
     let mut located = locate_with(parsed, file_name, Some(prefixes));
     located.sites.shrink_to_fit();
@@ -180,23 +182,10 @@ pub(crate) fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
         .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
-impl Located {
-    /// Drops the copies of each value that the targets hold: a target's scalar holds the
-    /// site's value (or, for an inline patch, the patch text once per site in it), which
-    /// `source_range` rebuilds when a finding needs it.
-    pub fn slim(&mut self) {
-        for site in &mut self.sites {
-            site.target.scalar.value = String::new();
-            if let Some(inline) = &mut site.target.inline {
-                inline.scalar.value = String::new();
-            }
-        }
-    }
-}
-
 /// The byte range in the file's text that `range` of a site's decoded value comes from.
 pub fn source_range(text: &str, site: &Site, range: Range<usize>) -> Option<Range<usize>> {
-    // The scalars' values are rebuilt from what the site keeps (see `Located::slim`).
+    // The targets' scalars carry no value in a large run (`locate_relevant`): rebuilt from
+    // what the site keeps.
     let outer_range = match &site.target.inline {
         None => range,
         Some(inline) => {

@@ -34,7 +34,6 @@ struct Scope<'a> {
 /// The inline patch being walked: the outer block scalar and the patch's text.
 struct InlineScope {
     outer: crate::yaml::Scalar,
-    outer_span: std::ops::Range<usize>,
     text: Arc<str>,
 }
 
@@ -142,28 +141,34 @@ fn visit<'a>(node: &'a Node, path: &mut Vec<PathSeg<'a>>, scope: &mut Scope) {
                     return;
                 }
             }
-            let (target, span) = match &scope.inline {
-                None => (
-                    Target {
-                        scalar: scalar.clone(),
-                        inline: None,
-                    },
-                    scalar.span.clone(),
-                ),
-                Some(inline) => (
-                    Target {
-                        scalar: inline.outer.clone(),
-                        inline: Some(Box::new(Inline {
-                            text: inline.text.clone(),
-                            scalar: scalar.clone(),
-                        })),
-                    },
-                    inline.outer_span.clone(),
-                ),
+            // A large run (`locate_relevant`) keeps only the sites' own values: the targets'
+            // copies, for a patch the whole patch text, are not made at all there.
+            let copy = |s: &crate::yaml::Scalar| crate::yaml::Scalar {
+                value: if scope.keep.is_some() {
+                    String::new()
+                } else {
+                    s.value.clone()
+                },
+                style: s.style,
+                span: s.span.clone(),
+                ordinal: s.ordinal,
+                tagged: s.tagged,
+            };
+            let target = match &scope.inline {
+                None => Target {
+                    scalar: copy(scalar),
+                    inline: None,
+                },
+                Some(inline) => Target {
+                    scalar: copy(&inline.outer),
+                    inline: Some(Box::new(Inline {
+                        text: inline.text.clone(),
+                        scalar: copy(scalar),
+                    })),
+                },
             };
             scope.sites.push(Site {
                 target,
-                span,
                 value: scalar.value.clone(),
                 role,
                 path: display_path(path),
@@ -244,7 +249,6 @@ fn walk_inline_patch(node: &Node, scope: &mut Scope) -> bool {
             kustomization: false,
             inline: Some(InlineScope {
                 outer: scalar.clone(),
-                outer_span: scalar.span.clone(),
                 text: text.clone(),
             }),
             entry: Entry::default(),

@@ -68,7 +68,7 @@ pub fn step_findings(recipe: &Recipe, file: &FileInput) -> Vec<Finding> {
         let Some(rule) = first else { continue };
         let (range, replacement) = changed_span(&site.value, &value);
         let at = source_range(file.text, site, range.clone())
-            .unwrap_or(site.span.start..site.span.start);
+            .unwrap_or(site.target.scalar.span.start..site.target.scalar.span.start);
         let mut message = format!(
             "{} at `{}` (recipe {})",
             done.join("; "),

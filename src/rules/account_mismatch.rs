@@ -77,7 +77,7 @@ impl Rule for AccountMismatch {
                     continue;
                 };
                 let range = source_range(file.text, site, found.range.clone())
-                    .unwrap_or(site.span.start..site.span.start);
+                    .unwrap_or(site.target.scalar.span.start..site.target.scalar.span.start);
                 out.push(Finding::new(
                     META.id,
                     META.severity,

@@ -61,7 +61,7 @@ impl Rule for EcrRegion {
                 let start = found.range.start;
                 let end = start + host.len();
                 let range = source_range(file.text, site, start..end)
-                    .unwrap_or(site.span.start..site.span.start);
+                    .unwrap_or(site.target.scalar.span.start..site.target.scalar.span.start);
                 out.push(Finding::new(META.id, META.severity, file.path, range, format!(
                         "ECR registry {host} is in {region}, but the cluster runs in {cluster} ({why}): pulls cross regions (slower, paid transfer) and fail where ECR is reached through a regional VPC endpoint or a region-scoped policy"
                     )));

@@ -49,7 +49,7 @@ impl Rule for EcrRepositoryMissing {
                 continue;
             }
             let range = source_range(file.text, site, 0..site.value.len())
-                .unwrap_or(site.span.start..site.span.start);
+                .unwrap_or(site.target.scalar.span.start..site.target.scalar.span.start);
             out.push(Finding::new(
                 META.id,
                 META.severity,

@@ -57,7 +57,7 @@ impl Rule for ImagePullSecretsEcr {
             });
             let Some(image) = ecr_image else { continue };
             let range = source_range(file.text, secret, 0..secret.value.len())
-                .unwrap_or(secret.span.clone());
+                .unwrap_or(secret.target.scalar.span.clone());
             out.push(Finding::new(META.id, META.severity, file.path, range, format!(
                     "imagePullSecrets `{}` on a pod that pulls the ECR image `{}`: on EKS the kubelet pulls from ECR with the node's IAM role, so the secret is not needed, and a secret made from an ECR token expires every 12 hours",
                     secret.value, image.value

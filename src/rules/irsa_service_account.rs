@@ -65,7 +65,7 @@ impl Rule for IrsaServiceAccount {
         let mut out = Vec::new();
         let finding = |site: &Site, severity, message: String| {
             let range = source_range(file.text, site, 0..site.value.len())
-                .unwrap_or(site.span.start..site.span.start);
+                .unwrap_or(site.target.scalar.span.start..site.target.scalar.span.start);
             Finding::new(META.id, severity, file.path, range, message)
         };
         for issue in crate::resolve::for_path(&resolved.irsa, file.path, |i| &i.path) {

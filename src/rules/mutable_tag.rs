@@ -72,7 +72,7 @@ fn finding(file: &FileInput, resolved: &Resolved, use_: &TagUse) -> Option<Findi
     };
     let site = file.located.sites.get(use_.site)?;
     let range = source_range(file.text, site, use_.tag_range.clone())
-        .unwrap_or(site.span.start..site.span.start);
+        .unwrap_or(site.target.scalar.span.start..site.target.scalar.span.start);
     let renders = if use_.renders.is_empty() {
         String::new()
     } else {

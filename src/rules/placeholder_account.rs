@@ -94,7 +94,8 @@ impl Rule for PlaceholderAccount {
                     rule: META.id,
                     severity: META.severity,
                     path: file.path.to_string(),
-                    range: range.unwrap_or(site.span.start..site.span.start),
+                    range: range
+                        .unwrap_or(site.target.scalar.span.start..site.target.scalar.span.start),
                     line: 0,
                     column: 0,
                     message,
