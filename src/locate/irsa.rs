@@ -102,12 +102,7 @@ fn collect<'a>(file: &FileImages<'a>, chain: &[&'a Kustomization], facts: &mut R
     for doc in &file.located.docs {
         let namespace = namespace_of(doc, chain);
         let kind = doc.kind.as_deref();
-        let api = doc.api_version.as_deref().unwrap_or("");
-        if matches!(
-            kind,
-            Some("HelmRelease" | "Application" | "ApplicationSet" | "HelmChart")
-        ) || api.starts_with("kustomize.toolkit.fluxcd.io")
-        {
+        if doc.creates_resources {
             facts.indirect = true;
         }
         if kind == Some("ServiceAccount") {

@@ -110,9 +110,11 @@ pub struct Located {
 pub struct DocFacts {
     pub index: usize,
     pub kind: Option<String>,
-    pub api_version: Option<String>,
     pub name: Option<String>,
     pub namespace: Option<String>,
+    /// A resource that makes others (HelmRelease, Argo CD Application, Flux Kustomization):
+    /// what it makes is not in the repository's files.
+    pub creates_resources: bool,
 }
 
 /// Locates every value scalar of `parsed`, with its role.
@@ -142,12 +144,19 @@ fn locate_with(parsed: &ParsedFile, file_name: &str, keep: Option<&[String]>) ->
                 .and_then(|n| n.as_str())
                 .map(str::to_string)
         };
+        let kind = text(&["kind"]);
+        let api_version = doc.root.at(&["apiVersion"]).and_then(|n| n.as_str());
+        let creates_resources = matches!(
+            kind.as_deref(),
+            Some("HelmRelease" | "Application" | "ApplicationSet" | "HelmChart")
+        ) || api_version
+            .is_some_and(|a| a.starts_with("kustomize.toolkit.fluxcd.io"));
         docs.push(DocFacts {
             index: doc.index,
-            kind: text(&["kind"]),
-            api_version: text(&["apiVersion"]),
+            kind,
             name: text(&["metadata", "name"]),
             namespace: text(&["metadata", "namespace"]),
+            creates_resources,
         });
     }
     Located { sites, docs }
