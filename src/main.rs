@@ -25,13 +25,14 @@ mod allocator_options {
     const ARENA_EAGER_COMMIT: c_int = 4;
     const PURGE_DELAY: c_int = 15;
 
-    /// Memory freed goes back to the system at once and is committed only when used: peak
-    /// memory is a target of the tool (bench/README.md), a few microseconds per purge are not.
+    /// Memory freed goes back to the system after 10 ms (mimalloc's default is a second) and is
+    /// committed only when used: peak memory is a target of the tool (bench/README.md). At
+    /// once (0) cost `bulk` a third of its speed, re-faulting what each repository freed.
     pub fn set() {
         // SAFETY: mi_option_set only stores a value in mimalloc's option table; it is
         // documented as callable at any time, from any thread.
         unsafe {
-            mi_option_set(PURGE_DELAY, 0);
+            mi_option_set(PURGE_DELAY, 10);
             mi_option_set(ARENA_EAGER_COMMIT, 0);
         }
     }
