@@ -25,14 +25,16 @@ mod allocator_options {
     const ARENA_EAGER_COMMIT: c_int = 4;
     const PURGE_DELAY: c_int = 15;
 
-    /// Memory freed goes back to the system after 10 ms (mimalloc's default is a second) and is
-    /// committed only when used: peak memory is a target of the tool (bench/README.md). At
-    /// once (0) cost `bulk` a third of its speed, re-faulting what each repository freed.
-    pub fn set() {
+    /// Memory is committed only when used, and freed memory goes back to the system: at once
+    /// for a run over one repository, whose peak memory is a target of the tool
+    /// (bench/README.md); after 10 ms for `bulk` (`many_runs`), where purging at once cost a
+    /// third of its speed, re-faulting what each repository's run had just freed. (mimalloc's
+    /// own default is a second.)
+    pub fn set(many_runs: bool) {
         // SAFETY: mi_option_set only stores a value in mimalloc's option table; it is
         // documented as callable at any time, from any thread.
         unsafe {
-            mi_option_set(PURGE_DELAY, 10);
+            mi_option_set(PURGE_DELAY, if many_runs { 10 } else { 0 });
             mi_option_set(ARENA_EAGER_COMMIT, 0);
         }
     }
@@ -67,8 +69,8 @@ mod allocator_options {
 }
 
 fn main() -> ExitCode {
-    allocator_options::set();
     let cli = Cli::parse();
+    allocator_options::set(matches!(cli.command, manifix::cli::Command::Bulk(_)));
     let stdout = io::stdout();
     let stderr = io::stderr();
     let mut out = io::BufWriter::new(stdout.lock());
