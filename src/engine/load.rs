@@ -8,7 +8,6 @@ use crate::locate::locate_relevant;
 use crate::text::LineIndex;
 use crate::yaml::parse_facts;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 pub(super) enum Loaded {
@@ -26,31 +25,7 @@ pub(super) fn load_all(files: Vec<FileEntry>, keep_prefixes: &[String]) -> Vec<L
 
 /// `f` over `items` on every core, results in input order.
 pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let next = AtomicUsize::new(0);
-    // One slot per item, filled where it belongs: no sorting, no second list.
-    let slots: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len().max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                while let Some((i, item)) = {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    items.get(i).map(|item| (i, item))
-                } {
-                    let r = f(item);
-                    if let Ok(mut slot) = slots[i].lock() {
-                        *slot = Some(r);
-                    }
-                }
-            });
-        }
-    });
-    slots
-        .into_iter()
-        .filter_map(|slot| slot.into_inner().ok().flatten())
-        .collect()
+    in_order_on_every_core(items.len(), items.iter(), f)
 }
 
 /// `f` over `items` on every core, each item lent mutably to one worker; results in input
@@ -59,12 +34,23 @@ pub(crate) fn parallel_map_mut<T: Send, R: Send>(
     items: &mut [T],
     f: impl Fn(&mut T) -> R + Sync,
 ) -> Vec<R> {
+    let len = items.len();
+    in_order_on_every_core(len, items.iter_mut(), f)
+}
+
+/// `f` over the `len` items of `items` on every core; results in the items' order.
+fn in_order_on_every_core<I: Send, R: Send>(
+    len: usize,
+    items: impl Iterator<Item = I> + Send,
+    f: impl Fn(I) -> R + Sync,
+) -> Vec<R> {
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(items.len().max(1));
-    let slots: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
+        .min(len.max(1));
+    // One slot per item, filled where it belongs: no sorting, no second list.
+    let slots: Vec<Mutex<Option<R>>> = (0..len).map(|_| Mutex::new(None)).collect();
     // Workers take the next item from one shared iterator: each item is handed out once.
-    let next = Mutex::new(items.iter_mut().enumerate());
+    let next = Mutex::new(items.enumerate());
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| loop {
@@ -74,7 +60,7 @@ pub(crate) fn parallel_map_mut<T: Send, R: Send>(
                 };
                 let Some((i, item)) = taken else { break };
                 let r = f(item);
-                if let Ok(mut slot) = slots[i].lock() {
+                if let Some(Ok(mut slot)) = slots.get(i).map(Mutex::lock) {
                     *slot = Some(r);
                 }
             });
