@@ -36,28 +36,30 @@ pub fn find_accounts(text: &str) -> Vec<AccountRef<'_>> {
         return Vec::new();
     }
     let mut out = Vec::new();
-    let mut from = 0;
-    while let Some(at) = text[from..].find(".dkr.ecr").map(|i| from + i) {
-        match ecr_host_at(text, at) {
-            Some(found) => {
-                from = found.1;
-                out.push(found.0);
-            }
-            None => from = at + 1,
-        }
-    }
-    let mut from = 0;
-    while let Some(at) = text[from..].find("arn:").map(|i| from + i) {
-        match arn_at(text, at) {
-            Some(found) => {
-                from = found.1;
-                out.push(found.0);
-            }
-            None => from = at + 1,
-        }
-    }
+    scan(text, ".dkr.ecr", ecr_host_at, &mut out);
+    scan(text, "arn:", arn_at, &mut out);
     out.sort_by_key(|r| r.range.start);
     out
+}
+
+/// Every reference `at` finds where `marker` occurs in `text`, left to right, the next search
+/// starting where a reference ends (as a regex's successive matches do).
+fn scan<'a>(
+    text: &'a str,
+    marker: &str,
+    at: fn(&'a str, usize) -> Option<(AccountRef<'a>, usize)>,
+    out: &mut Vec<AccountRef<'a>>,
+) {
+    let mut from = 0;
+    while let Some(found) = text[from..].find(marker).map(|i| from + i) {
+        match at(text, found) {
+            Some((reference, end)) => {
+                from = end;
+                out.push(reference);
+            }
+            None => from = found + 1,
+        }
+    }
 }
 
 /// An ASCII word character, as `(?-u:\b)` judges a boundary.
