@@ -13,16 +13,8 @@ pub struct Expected {
     pub style: Style,
 }
 
-pub fn verify(
-    original: &str,
-    edited: &str,
-    expected: &BTreeMap<usize, Expected>,
-) -> Result<(), EditError> {
-    let before = events(original).map_err(|e| EditError::Reparse(e.to_string()))?;
-    verify_events(&before, edited, expected)
-}
-
-/// `verify` with the original's events already at hand.
+/// Compares the events of `edited` with `before`, the original's: only the scalars in
+/// `expected` (by ordinal) may differ, and only to their expected value and style.
 pub fn verify_events(
     before: &Events<'_>,
     edited: &str,
