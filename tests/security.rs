@@ -146,15 +146,11 @@ fn symlinked_directories_out_of_the_root_are_never_followed_or_written() {
     assert!(!run.stdout.contains("\"linked/"), "{}", run.stdout);
 }
 
-/// A file swapped for a link to the outside after manifix read it (same bytes, so the
-/// changed-on-disk check passes through the link): the write replaces the link inside the
-/// root and never goes through it.
+/// The fix plan of the setup's tree, in this process: its one fixed file, not yet written.
 #[cfg(unix)]
-#[test]
-fn a_file_swapped_for_an_outside_link_before_the_write_is_not_written_through() {
+fn plan_the_one_fix(s: &Setup) -> manifix::fix::FixPlan {
     use manifix::engine::{analyze, RunOptions};
-    use manifix::fix::{plan_fixes, write_file, FixChoice};
-    let s = setup();
+    use manifix::fix::{plan_fixes, FixChoice};
     let run = analyze(&RunOptions {
         root: s.root.clone(),
         account: Some(REAL.into()),
@@ -163,6 +159,18 @@ fn a_file_swapped_for_an_outside_link_before_the_write_is_not_written_through() 
     .expect("analyze");
     let plan = plan_fixes(&run, FixChoice::default());
     assert_eq!(plan.files.len(), 1);
+    plan
+}
+
+/// A file swapped for a link to the outside after manifix read it (same bytes, so the
+/// changed-on-disk check passes through the link): the write replaces the link inside the
+/// root and never goes through it.
+#[cfg(unix)]
+#[test]
+fn a_file_swapped_for_an_outside_link_before_the_write_is_not_written_through() {
+    use manifix::fix::write_file;
+    let s = setup();
+    let plan = plan_the_one_fix(&s);
     let target = s.root.join("good/kustomization.yaml");
     std::fs::remove_file(&target).expect("remove");
     std::os::unix::fs::symlink(s.outside.join("secret/kustomization.yaml"), &target)
@@ -182,17 +190,9 @@ fn a_file_swapped_for_an_outside_link_before_the_write_is_not_written_through() 
 #[cfg(unix)]
 #[test]
 fn a_directory_swapped_for_an_outside_link_before_the_write_is_refused() {
-    use manifix::engine::{analyze, RunOptions};
-    use manifix::fix::{plan_fixes, write_file, FixChoice, WriteError};
+    use manifix::fix::{write_file, WriteError};
     let s = setup();
-    let run = analyze(&RunOptions {
-        root: s.root.clone(),
-        account: Some(REAL.into()),
-        ..RunOptions::default()
-    })
-    .expect("analyze");
-    let plan = plan_fixes(&run, FixChoice::default());
-    assert_eq!(plan.files.len(), 1);
+    let plan = plan_the_one_fix(&s);
     let dir = s.root.join("good");
     std::fs::rename(&dir, s.root.join("good-moved")).expect("move the directory away");
     std::os::unix::fs::symlink(s.outside.join("secret"), &dir).expect("symlink");
