@@ -11,14 +11,13 @@ pub struct LineIndex<'a> {
 
 impl<'a> LineIndex<'a> {
     pub fn new(text: &'a str) -> LineIndex<'a> {
-        let mut starts = vec![0];
-        // Bytes, not chars: a newline byte is never inside a multi-byte character.
-        starts.extend(
-            text.bytes()
-                .enumerate()
-                .filter(|&(_, b)| b == b'\n')
-                .map(|(i, _)| i + 1),
-        );
+        // Bytes, not chars: a newline byte is never inside a multi-byte character. Counted
+        // first, so the list is allocated once at its size (an index is made for every file
+        // a run reports on).
+        let newlines = || memchr::memchr_iter(b'\n', text.as_bytes());
+        let mut starts = Vec::with_capacity(1 + newlines().count());
+        starts.push(0);
+        starts.extend(newlines().map(|i| i + 1));
         LineIndex {
             starts,
             text_len: text.len(),

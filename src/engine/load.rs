@@ -171,7 +171,7 @@ fn load(entry: FileEntry, keep_prefixes: &[String]) -> Loaded {
     if entry.kind == FileKind::Terraform {
         return Loaded::Terraform(entry, text);
     }
-    if text.contains("{{") {
+    if memchr::memmem::find(text.as_bytes(), b"{{").is_some() {
         return skip(
             &entry,
             "contains {{ }} templates (Go/Helm): not valid YAML until rendered, never edited",

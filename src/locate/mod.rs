@@ -173,8 +173,7 @@ pub(crate) fn relevant(
 ) -> bool {
     use crate::yaml::PathSeg;
     *role != Role::Other
-        || value.contains("amazonaws.com")
-        || value.contains("arn:")
+        || aws::may_name_account(value)
         || prefixes.iter().any(|p| value.starts_with(p.as_str()))
         || path.iter().any(|seg| match seg {
             PathSeg::Key(k) => k == "imagePullSecrets" || contains_ignore_case(k, "serviceaccount"),

@@ -76,6 +76,17 @@ pub fn events(text: &str) -> Result<Events<'_>, YamlError> {
 fn events_with(text: &str, comments: bool) -> Result<Events<'_>, YamlError> {
     // About one event per dozen bytes in manifests: sized once rather than grown and copied.
     let mut out = Vec::with_capacity(text.len() / 12 + 8);
+    for_each_event(text, comments, |sig, range| out.push((sig, range)))?;
+    Ok(out)
+}
+
+/// Hands each event of `text` with its byte range to `f`, in order; stops at the first syntax
+/// error.
+fn for_each_event<'a>(
+    text: &'a str,
+    comments: bool,
+    mut f: impl FnMut(Sig<'a>, std::ops::Range<usize>),
+) -> Result<(), YamlError> {
     for item in Parser::new_from_str_with_options(text, options(comments)) {
         let (event, span) = item?;
         let range = span.byte_range().unwrap_or(0..0);
@@ -108,28 +119,28 @@ fn events_with(text: &str, comments: bool) -> Result<Events<'_>, YamlError> {
             // Events a newer parser may add carry no content we compare.
             _ => continue,
         };
-        out.push((sig, range));
+        f(sig, range);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Parses `text` into documents of nodes with spans.
 pub fn parse(text: &str) -> Result<ParsedFile, YamlError> {
-    tree(events(text)?)
+    tree(text, true)
 }
 
 /// `parse` for reading facts: keeps only the comments that can be `# manifix:` suppressions.
 /// A file that never says `manifix:` is parsed without collecting its comments at all, which
 /// spares the parser a copy of each one.
 pub fn parse_facts(text: &str) -> Result<ParsedFile, YamlError> {
-    tree(events_with(text, text.contains("manifix:"))?)
+    let comments = memchr::memmem::find(text.as_bytes(), b"manifix:").is_some();
+    tree(text, comments)
 }
 
-fn tree(events: Events<'_>) -> Result<ParsedFile, YamlError> {
+/// The document model of `text`, built as the parser goes (no list of events in between).
+fn tree(text: &str, comments: bool) -> Result<ParsedFile, YamlError> {
     let mut builder = TreeBuilder::default();
-    for (sig, range) in events {
-        builder.push(sig, range);
-    }
+    for_each_event(text, comments, |sig, range| builder.push(sig, range))?;
     Ok(builder.finish())
 }
 
