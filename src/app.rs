@@ -151,6 +151,15 @@ pub(crate) fn report_side_notes(run: &Run, err: &mut dyn Write, paint: Paint) ->
     for s in &run.skipped {
         emit::text::skipped(err, s, paint)?;
     }
+    for left in &run.leftovers {
+        writeln!(
+            err,
+            "{}: {}: temporary file of a manifix fix that was interrupted (process {} is gone); the next `manifix fix` removes it",
+            left.path,
+            paint.wrap("33", "warning"),
+            left.pid
+        )?;
+    }
     for e in &run.source_errors {
         writeln!(err, "{}: {e}", paint.wrap("31", "error"))?;
     }
@@ -269,6 +278,34 @@ pub(crate) fn missing_target(run: &Run) -> bool {
     })
 }
 
+/// Removes the temporary files an interrupted `manifix fix` left (each file it was writing is
+/// whole, old or new: the rename had not happened or had). One that cannot be removed stays
+/// listed, and is warned about with the other side notes.
+fn remove_leftovers(run: &mut Run, err: &mut dyn Write, paint: Paint) -> io::Result<()> {
+    let mut kept = Vec::new();
+    for left in std::mem::take(&mut run.leftovers) {
+        match std::fs::remove_file(&left.abs) {
+            Ok(()) => writeln!(
+                err,
+                "note: removed {}, a temporary file of a manifix fix that was interrupted (process {})",
+                left.path, left.pid
+            )?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                writeln!(
+                    err,
+                    "{}: {}: cannot remove this temporary file of an interrupted manifix fix: {e}",
+                    left.path,
+                    paint.wrap("31", "error")
+                )?;
+                kept.push(left);
+            }
+        }
+    }
+    run.leftovers = kept;
+    Ok(())
+}
+
 fn fix(
     args: FixArgs,
     out: &mut dyn Write,
@@ -281,7 +318,10 @@ fn fix(
     }
     let mut opts = options(&args.common)?;
     opts.require_image = args.require_image;
-    let run = analyze(&opts)?;
+    let mut run = analyze(&opts)?;
+    if !args.dry_run {
+        remove_leftovers(&mut run, err, paint_err)?;
+    }
     if !ready_to_fix(&run, err, paint_err)? {
         return Ok(EXIT_ERROR);
     }

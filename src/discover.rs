@@ -28,6 +28,9 @@ pub struct Skipped {
 pub struct Discovered {
     pub files: Vec<FileEntry>,
     pub skipped: Vec<Skipped>,
+    /// Temporary files of a `manifix fix` that was killed while writing (see
+    /// `fix::leftover_writer`), with the process that made each.
+    pub leftovers: Vec<(FileEntry, u32)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,7 +93,14 @@ pub fn discover(root: &Path, paths: &[PathBuf]) -> Result<Discovered, DiscoverEr
         let found = std::sync::Mutex::new(Discovered::default());
         WalkBuilder::new(path)
             .follow_links(false)
-            .hidden(true)
+            // Hidden files and directories are passed over as `hidden(true)` would, except the
+            // temporary files a killed `manifix fix` left, which are listed to be cleaned up.
+            .hidden(false)
+            .filter_entry(|entry| {
+                entry.depth() == 0
+                    || !is_hidden(entry.file_name())
+                    || crate::fix::leftover_writer(entry.path()).is_some()
+            })
             .build_parallel()
             .run(|| {
                 Box::new(|entry| {
@@ -100,6 +110,16 @@ pub fn discover(root: &Path, paths: &[PathBuf]) -> Result<Discovered, DiscoverEr
                             rel: path.display().to_string(),
                             reason: format!("cannot read: {err}"),
                         }),
+                        Ok(entry) if entry.depth() > 0 && is_hidden(entry.file_name()) => {
+                            if let Some(pid) = crate::fix::leftover_writer(entry.path()) {
+                                let file = FileEntry {
+                                    abs: entry.path().to_path_buf(),
+                                    rel: relative(root, entry.path()),
+                                    kind: FileKind::Yaml,
+                                };
+                                part.leftovers.push((file, pid));
+                            }
+                        }
                         Ok(entry) => {
                             // The type comes from the directory listing: no stat per file.
                             if let Some(file_type) = entry.file_type().filter(|t| !t.is_dir()) {
@@ -114,10 +134,14 @@ pub fn discover(root: &Path, paths: &[PathBuf]) -> Result<Discovered, DiscoverEr
                             }
                         }
                     }
-                    if !part.files.is_empty() || !part.skipped.is_empty() {
+                    if !part.files.is_empty()
+                        || !part.skipped.is_empty()
+                        || !part.leftovers.is_empty()
+                    {
                         if let Ok(mut all) = found.lock() {
                             all.files.append(&mut part.files);
                             all.skipped.append(&mut part.skipped);
+                            all.leftovers.append(&mut part.leftovers);
                         }
                     }
                     WalkState::Continue
@@ -126,7 +150,10 @@ pub fn discover(root: &Path, paths: &[PathBuf]) -> Result<Discovered, DiscoverEr
         let found = found.into_inner().unwrap_or_default();
         out.files.extend(found.files);
         out.skipped.extend(found.skipped);
+        out.leftovers.extend(found.leftovers);
     }
+    out.leftovers.sort_by(|a, b| a.0.rel.cmp(&b.0.rel));
+    out.leftovers.dedup_by(|a, b| a.0.rel == b.0.rel);
     out.files.sort_by(|a, b| a.rel.cmp(&b.rel));
     out.files.dedup_by(|a, b| a.rel == b.rel);
     out.skipped.sort_by(|a, b| a.rel.cmp(&b.rel));
@@ -179,6 +206,11 @@ fn add_file(
         rel,
         kind,
     });
+}
+
+/// A dot file or directory (`.git`, `.github`, `.env.yaml`): not part of what a run reads.
+fn is_hidden(name: &std::ffi::OsStr) -> bool {
+    name.as_encoded_bytes().first() == Some(&b'.')
 }
 
 /// Whether `path` really lies below `root_real` (which is canonical).

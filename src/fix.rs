@@ -182,6 +182,50 @@ pub enum WriteError {
     },
 }
 
+// The temporary file a write goes through: `.manifix-<pid>-<6 random>.tmp`, beside the file.
+// The writer's process id in the name tells a later run whether the file is still being
+// written or was left by a `manifix fix` that was killed between writing it and renaming it.
+const TEMP_PREFIX: &str = ".manifix-";
+const TEMP_SUFFIX: &str = ".tmp";
+const TEMP_RANDOM: usize = 6;
+
+/// When `path` is a temporary file of a `manifix fix` whose process is gone (killed while
+/// writing), that process's id. A file of a writer still running, or of any other name, is
+/// `None`: it is never touched.
+pub fn leftover_writer(path: &Path) -> Option<u32> {
+    let name = path.file_name()?.to_str()?;
+    let (pid, random) = name
+        .strip_prefix(TEMP_PREFIX)?
+        .strip_suffix(TEMP_SUFFIX)?
+        .split_once('-')?;
+    let ours = !pid.is_empty()
+        && pid.bytes().all(|b| b.is_ascii_digit())
+        && random.len() == TEMP_RANDOM
+        && random.bytes().all(|b| b.is_ascii_alphanumeric());
+    let pid: u32 = pid.parse().ok().filter(|_| ours)?;
+    (pid != std::process::id() && !process_alive(pid, path)).then_some(pid)
+}
+
+/// Whether process `pid` may still be writing `file`. Where /proc lists processes, whether it
+/// runs (a zombie, killed and not yet waited for by its parent, writes nothing more);
+/// elsewhere, whether the file changed in the last hour (a write takes milliseconds).
+fn process_alive(pid: u32, file: &Path) -> bool {
+    if Path::new("/proc/self").exists() {
+        return match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            // `pid (command) state ...`: the command may hold spaces and parentheses.
+            Ok(stat) => stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next())
+                .is_none_or(|state| state != 'Z'),
+            Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+        };
+    }
+    std::fs::symlink_metadata(file)
+        .and_then(|m| m.modified())
+        .map(|t| t.elapsed().map_or(true, |age| age.as_secs() < 3600))
+        .unwrap_or(true)
+}
+
 /// The canonical path of the directory holding `file`.
 fn real_dir(file: &Path) -> Option<PathBuf> {
     file.parent()
@@ -219,7 +263,9 @@ pub fn write_file(plan: &FilePlan) -> Result<(), WriteError> {
         return Err(WriteError::Moved(plan.path.clone()));
     }
     let mut tmp = tempfile::Builder::new()
-        .prefix(".manifix-")
+        .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
+        .suffix(TEMP_SUFFIX)
+        .rand_bytes(TEMP_RANDOM)
         .tempfile_in(dir)
         .map_err(io)?;
     tmp.write_all(plan.new.as_bytes()).map_err(io)?;

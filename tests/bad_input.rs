@@ -764,26 +764,36 @@ fn kill_9_during_fix_leaves_every_file_old_or_new() {
             assert!(news > k, "watch {k}: only {news} new");
         }
         mixed_runs += usize::from(olds > 0 && news > 0);
-        // Writes are one at a time: at most the one in flight leaves its temporary file, and
-        // it is no .yaml file a later run would read.
+        // Writes are one at a time: at most the one in flight leaves its temporary file, named
+        // for the killed process, and it is no .yaml file a later run would read.
         let leftovers: Vec<PathBuf> = walk_files(root)
             .into_iter()
             .filter(|p| !p.to_string_lossy().ends_with(".yaml"))
             .collect();
         assert!(leftovers.len() <= 1, "{leftovers:?}");
+        let temp_name = format!(".manifix-{}-", child.id());
         assert!(
             leftovers.iter().all(|p| p
                 .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with(".manifix-"))),
+                .is_some_and(|n| n.to_string_lossy().starts_with(&temp_name))),
             "{leftovers:?}"
         );
-        for p in leftovers {
-            std::fs::remove_file(p).expect("remove");
-        }
-        eprintln!("watch {watch:?}: {status}, {news} new, {olds} old");
-        // A second run finishes what the first began.
+        eprintln!(
+            "watch {watch:?}: {status}, {news} new, {olds} old, {} temporary file(s) left",
+            leftovers.len()
+        );
+        // A second run finishes what the first began, and removes what it left.
         let again = manifix(&["fix", "--account", REAL, "."], root);
         assert_eq!(again.code, 0, "{}", again.stderr);
+        for left in &leftovers {
+            assert!(!left.exists(), "{left:?} still there:\n{}", again.stderr);
+            let name = left.file_name().expect("name").to_string_lossy();
+            assert!(
+                again.stderr.contains(&format!("note: removed {name}")),
+                "{}",
+                again.stderr
+            );
+        }
         for i in 0..FILES {
             assert_eq!(
                 read(root, &name(i)),
@@ -797,4 +807,82 @@ fn kill_9_during_fix_leaves_every_file_old_or_new() {
         mixed_runs >= 2,
         "only {mixed_runs} kills landed while files were being written"
     );
+}
+
+/// The temporary file of a `manifix fix` killed while writing is reported by `check` and
+/// `fix --dry-run`, and removed by the next `fix`; a temporary file of a writer still running,
+/// and any other dot file, is left alone (and no hidden file is read).
+#[cfg(unix)]
+#[test]
+fn temporary_files_of_a_killed_fix_are_removed_by_the_next_fix() {
+    // A process id that is certainly gone: a child that has exited and been waited for.
+    let mut gone = Command::new("true").spawn().expect("spawn true");
+    gone.wait().expect("wait");
+    let dead = gone.id();
+    let alive = std::process::id();
+    let left = format!("good/.manifix-{dead}-a1B2c3.tmp");
+    let running = format!("good/.manifix-{alive}-a1B2c3.tmp");
+    let others = [
+        format!("good/.manifix-{dead}-abc.tmp"),
+        "good/.manifix-report-a1B2c3".to_string(),
+        format!("good/manifix-{dead}-a1B2c3.tmp"),
+    ];
+    let hidden = "good/.hidden/kustomization.yaml";
+    let dir = tree(&[
+        (left.as_str(), b"half of a new file"),
+        (running.as_str(), b"being written"),
+        (others[0].as_str(), b"x"),
+        (others[1].as_str(), b"x"),
+        (others[2].as_str(), b"x"),
+        (hidden, OVERLAY.as_bytes()),
+    ]);
+    let root = dir.path();
+    let leftover_name = left.trim_start_matches("good/");
+
+    let check = manifix(&["check", "."], root);
+    assert_sane(&check);
+    assert_eq!(check.code, 1, "{}", check.stderr);
+    assert!(
+        check.stderr.contains(&format!(
+            "{left}: warning: temporary file of a manifix fix that was interrupted (process {dead} is gone)"
+        )),
+        "{}",
+        check.stderr
+    );
+    assert_eq!(
+        check.stderr.matches("temporary file").count(),
+        1,
+        "{}",
+        check.stderr
+    );
+    assert!(!check.stdout.contains(".hidden"), "{}", check.stdout);
+
+    let dry = manifix(&["fix", "--dry-run", "--account", REAL, "."], root);
+    assert_sane(&dry);
+    assert!(root.join(&left).exists(), "a dry run removes nothing");
+
+    let fix = manifix(&["fix", "--account", REAL, "."], root);
+    assert_sane(&fix);
+    assert_eq!(fix.code, 0, "{}", fix.stderr);
+    assert!(
+        fix.stderr.contains(&format!(
+            "note: removed {left}, a temporary file of a manifix fix that was interrupted (process {dead})"
+        )),
+        "{}",
+        fix.stderr
+    );
+    assert!(
+        !root.join(&left).exists(),
+        "{leftover_name} was not removed"
+    );
+    assert_eq!(read(root, &running), b"being written");
+    for other in &others {
+        assert_eq!(read(root, other), b"x", "{other}");
+    }
+    assert_eq!(
+        read(root, hidden),
+        OVERLAY.as_bytes(),
+        "a hidden file was read"
+    );
+    assert_good_fixed(root);
 }

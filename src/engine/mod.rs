@@ -86,12 +86,23 @@ pub struct Analyzed {
     pub located: Located,
 }
 
+/// A temporary file a killed `manifix fix` left beside the file it was writing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leftover {
+    pub path: String,
+    pub abs: PathBuf,
+    /// The process that wrote it, no longer running.
+    pub pid: u32,
+}
+
 #[derive(Debug, Default)]
 pub struct Run {
     pub files: Vec<Analyzed>,
     pub findings: Vec<Finding>,
     pub errors: Vec<FileError>,
     pub skipped: Vec<SkippedFile>,
+    /// Temporary files of an interrupted `manifix fix`: `fix` removes them.
+    pub leftovers: Vec<Leftover>,
     pub resolved: Resolved,
     pub files_checked: usize,
     /// Sources (git repositories) that could not be resolved: one line each.
@@ -130,7 +141,18 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         opts.paths.clone()
     };
     let discovered = discover(&opts.root, &paths)?;
-    let mut run = Run::default();
+    let mut run = Run {
+        leftovers: discovered
+            .leftovers
+            .into_iter()
+            .map(|(file, pid)| Leftover {
+                path: file.rel,
+                abs: file.abs,
+                pid,
+            })
+            .collect(),
+        ..Run::default()
+    };
     for s in discovered.skipped {
         run.skipped.push(SkippedFile {
             path: s.rel,
