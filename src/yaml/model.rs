@@ -90,7 +90,19 @@ pub enum PathSeg<'a> {
 
 /// Renders a path the way users read it in messages.
 pub fn display_path(path: &[PathSeg<'_>]) -> String {
-    let mut out = String::new();
+    use std::fmt::Write;
+    // Sized exactly: a path is kept with every site of a large run, and a doubling string
+    // would keep a quarter more on average.
+    let len: usize = path
+        .iter()
+        .map(|seg| match seg {
+            PathSeg::Key(k) => k.len() + 1,
+            PathSeg::Index(i) => i.checked_ilog10().unwrap_or(0) as usize + 3,
+        })
+        .sum::<usize>()
+        // No dot before a leading key.
+        - usize::from(matches!(path.first(), Some(PathSeg::Key(_))));
+    let mut out = String::with_capacity(len);
     for seg in path {
         match seg {
             PathSeg::Key(k) => {
@@ -99,7 +111,9 @@ pub fn display_path(path: &[PathSeg<'_>]) -> String {
                 }
                 out.push_str(k);
             }
-            PathSeg::Index(i) => out.push_str(&format!("[{i}]")),
+            PathSeg::Index(i) => {
+                let _ = write!(out, "[{i}]");
+            }
         }
     }
     out
@@ -188,5 +202,37 @@ impl ParsedFile {
             }
         }
         found
+    }
+}
+
+#[cfg(test)]
+mod display_path_tests {
+    use super::{display_path, PathSeg};
+    use std::borrow::Cow;
+
+    #[test]
+    fn paths_read_as_users_write_them_and_are_sized_exactly() {
+        let key = |k: &'static str| PathSeg::Key(Cow::Borrowed(k));
+        for (path, shown) in [
+            (vec![], ""),
+            (vec![PathSeg::Index(0)], "[0]"),
+            (
+                vec![
+                    key("spec"),
+                    key("containers"),
+                    PathSeg::Index(12),
+                    key("image"),
+                ],
+                "spec.containers[12].image",
+            ),
+            (
+                vec![key("items"), PathSeg::Index(100), PathSeg::Index(9)],
+                "items[100][9]",
+            ),
+        ] {
+            let text = display_path(&path);
+            assert_eq!(text, shown);
+            assert_eq!(text.capacity(), text.len(), "{shown}");
+        }
     }
 }
