@@ -144,14 +144,23 @@ targets() {
         $3 ~ /^manifix/ {
             if ($6 + 0 > peak) { peak = $6 + 0; peak_at = $1 " " $2 " " $3 }
             if ($7 + 0 > cpu) cpu = $7 + 0
-            if ($2 == "all") { n_all++; if ($5 + 0 < 20) slow = slow "  " $1 "/" $3 " " $5 " MB/s\n" }
+            # The throughput target is check on the largest repository, every file parsed
+            # (at 1k files start-up dominates); fix --dry-run is shown beside it, not judged.
+            if ($2 == "all" && $1 + 0 >= all_size) {
+                if ($1 + 0 > all_size) { all_size = $1 + 0; fix_rate = "" }
+                if ($3 == "manifix check") check_rate = $5
+                if ($3 ~ /fix/) fix_rate = $5
+            }
+            # Peak memory per scenario and size, for its growth with the number of files.
+            if ($3 == "manifix check") { mem[$2, $1] = $6 + 0; if (!(($2) in lo) || $1 + 0 < lo[$2]) lo[$2] = $1 + 0; if ($1 + 0 > hi[$2]) hi[$2] = $1 + 0 }
             if ($3 == "manifix check") { per[$2] = per[$2] sprintf("%s %s: %.0f ms per 1k files", (per[$2] == "" ? "" : ","), $1, $4 * 1e6 / $1) }
         }
         $3 == "manifix check" && $2 == "few" && $1 + 0 >= maxsize { maxsize = $1 + 0; few_ratio = $8 }
         END {
             if (maxsize) printf "check, few, %d files: %sx rg (target <= 10x): %s\n", maxsize, few_ratio, (few_ratio + 0 <= 10 ? "met" : "MISSED")
-            if (n_all) printf "every file parsed (all): >= 20 MB/s: %s\n%s", (slow == "" ? "met" : "MISSED by"), slow
+            if (all_size) printf "check, all, %d files (every file parsed): %s MB/s (target >= 20): %s; fix --dry-run: %s MB/s (not a target)\n", all_size, check_rate, (check_rate + 0 >= 20 ? "met" : "MISSED"), fix_rate
             printf "peak memory: highest %d MB (%s) (target < 200 MB): %s\n", peak, peak_at, (peak < 200 ? "met" : "MISSED")
+            for (s in hi) if (hi[s] > lo[s]) printf "peak memory of check (%s) grows %.1f KB per file between %d and %d files\n", s, (mem[s, hi[s]] - mem[s, lo[s]]) * 1000 / (hi[s] - lo[s]), lo[s], hi[s]
             if ("few" in per) printf "growth of check time (few):%s\n", per["few"]
             if ("all" in per) printf "growth of check time (all):%s\n", per["all"]
             printf "CPU use: highest %d%% (both cores busy is about 200%%)\n", cpu
