@@ -204,7 +204,8 @@ fn load(entry: FileEntry, keep_prefixes: &[String]) -> Loaded {
         });
     }
     let file_name = entry.abs.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let located = locate_relevant(&parsed, file_name, keep_prefixes);
+    let mut located = locate_relevant(&parsed, file_name, keep_prefixes);
+    crate::locate::place_sites(&text, &mut located);
     let kustomization =
         crate::locate::kustomize::Kustomization::read(&entry.rel, &parsed).map(Box::new);
     let relevant = kustomization.is_some() || !located.sites.is_empty();

@@ -317,13 +317,15 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         if !file.relevant || !in_scope(&file.entry.rel) {
             return Ok(Vec::new());
         }
-        let text = read_again(file)?;
+        // Read again only if a finding needs the text to be placed (most are placed from
+        // where their site was noted to be): then checked to be the file analysed.
+        let file = &*file;
+        let text = crate::text::LazyText::new(|| read_again(file));
         let input = FileInput {
             path: &file.entry.rel,
             text: &text,
             located: &located,
         };
-        let lines = LineIndex::new(&text);
         let mut found = Vec::new();
         for rule in rules::all() {
             let level = level_of(rule.meta().id);
@@ -342,16 +344,36 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         if let Some(recipe) = recipe {
             found.extend(crate::recipe::steps::step_findings(recipe, &input));
         }
+        let lines = std::cell::OnceCell::new();
+        let index = || {
+            lines
+                .get_or_init(|| text.get().map(LineIndex::new))
+                .as_ref()
+        };
+        let place = located.placer();
         for finding in &mut found {
-            (finding.line, finding.column) = lines.line_col(finding.range.start);
+            let at = finding.range.start;
+            let placed = place(at);
+            (finding.line, finding.column) = placed
+                .or_else(|| Some(index()?.line_col(at)))
+                .unwrap_or((1, 1));
         }
-        found.retain(|f| !suppressed(&comments, &lines, f.rule, f.line));
+        if !comments.is_empty() {
+            if let Some(lines) = index() {
+                found.retain(|f| !suppressed(&comments, lines, f.rule, f.line));
+            }
+        }
         // Every finding is held until the report: none keeps the slack of its growing.
         for finding in &mut found {
             finding.message.shrink_to_fit();
         }
         found.shrink_to_fit();
-        Ok(found)
+        // A file that had to be read again and was no longer the file analysed reports that
+        // instead of its findings.
+        match text.into_error() {
+            Some(e) => Err(e),
+            None => Ok(found),
+        }
     });
     // Sized once: letting the list double as it fills would hold up to twice its size.
     let total: usize = per_file

@@ -63,6 +63,93 @@ pub struct Site {
     pub document: usize,
     /// Whether the scalar sits in an inline patch of a kustomization.
     pub in_patch: bool,
+    /// Where the scalar starts, noted while its file's text is at hand (`place_sites`).
+    pub at: Placed,
+}
+
+/// Where a site's scalar (for a patch, the block scalar holding it) starts in its file, and
+/// whether the site's value stands in the source byte for byte: enough to place a finding
+/// in the value without reading the file again. All zero and `false` until `place_sites`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Placed {
+    /// 1-based line and column (in characters) of `target.scalar.span.start`; 0 when unknown.
+    pub line: u32,
+    pub column: u32,
+    /// The value is the source between the quotes (or the plain scalar), on one line.
+    pub verbatim: bool,
+}
+
+impl Site {
+    /// Where the value's first byte is in the file (past an opening quote), when the value
+    /// stands there byte for byte.
+    fn verbatim_base(&self) -> Option<usize> {
+        let quoted = matches!(
+            self.target.scalar.style,
+            crate::yaml::Style::SingleQuoted | crate::yaml::Style::DoubleQuoted
+        );
+        (self.at.verbatim && self.target.inline.is_none())
+            .then(|| self.target.scalar.span.start + usize::from(quoted))
+    }
+
+    /// The 1-based line and column of byte `offset` of the file, when it lies in this site's
+    /// verbatim value or at the scalar's start; `None` when that needs the text.
+    pub fn line_col(&self, offset: usize) -> Option<(usize, usize)> {
+        if self.at.line == 0 {
+            return None;
+        }
+        let (line, column) = (self.at.line as usize, self.at.column as usize);
+        if offset == self.target.scalar.span.start {
+            return Some((line, column));
+        }
+        let base = self.verbatim_base()?;
+        let before = self.value.get(..offset.checked_sub(base)?)?;
+        // On one line: every character from the scalar's start is one column.
+        Some((
+            line,
+            column + (base - self.target.scalar.span.start) + before.chars().count(),
+        ))
+    }
+}
+
+impl Located {
+    /// What tells the 1-based line and column of a byte offset of the file, when a site can
+    /// (`Site::line_col`); it answers `None` when that needs the text.
+    pub fn placer(&self) -> impl Fn(usize) -> Option<(usize, usize)> + '_ {
+        let start = |s: &Site| s.target.scalar.span.start;
+        // Sites come in the order of the file, so the one that can hold an offset is the last
+        // that starts at or before it, found by halving (a file may hold thousands of sites
+        // and findings).
+        let sorted = self.sites.is_sorted_by_key(start);
+        move |offset| {
+            if sorted {
+                let after = self.sites.partition_point(|s| start(s) <= offset);
+                self.sites.get(after.checked_sub(1)?)?.line_col(offset)
+            } else {
+                self.sites.iter().find_map(|s| s.line_col(offset))
+            }
+        }
+    }
+}
+
+/// Notes where each site starts and whether its value is verbatim (`Placed`), from the text
+/// the sites were located in.
+pub fn place_sites(text: &str, located: &mut Located) {
+    if located.sites.is_empty() {
+        return;
+    }
+    let lines = crate::text::LineIndex::new(text);
+    for site in &mut located.sites {
+        let span = &site.target.scalar.span;
+        let (line, column) = lines.line_col(span.start);
+        let verbatim = site.target.inline.is_none()
+            && !site.value.contains('\n')
+            && splice::verbatim_base(text, span, site.target.scalar.style, &site.value).is_some();
+        site.at = Placed {
+            line: u32::try_from(line).unwrap_or(0),
+            column: u32::try_from(column).unwrap_or(0),
+            verbatim,
+        };
+    }
 }
 
 impl Site {
@@ -190,8 +277,29 @@ pub(crate) fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
         .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
-/// The byte range in the file's text that `range` of a site's decoded value comes from.
-pub fn source_range(text: &str, site: &Site, range: Range<usize>) -> Option<Range<usize>> {
+/// The byte range in the file's text that `range` of a site's decoded value comes from. A
+/// verbatim value (`Placed`) answers without the text; anything else reads it.
+pub fn source_range<E>(
+    text: &crate::text::LazyText<'_, E>,
+    site: &Site,
+    range: Range<usize>,
+) -> Option<Range<usize>> {
+    let value = &site.value;
+    // What `splice::source_range` answers for a verbatim value, without its text.
+    if range.start < value.len()
+        && range.end <= value.len()
+        && value.is_char_boundary(range.start)
+        && value.is_char_boundary(range.end)
+    {
+        if let Some(base) = site.verbatim_base() {
+            return Some(base + range.start..base + range.end.max(range.start));
+        }
+    }
+    source_range_in(text.get()?, site, range)
+}
+
+/// `source_range` with the file's text at hand.
+pub fn source_range_in(text: &str, site: &Site, range: Range<usize>) -> Option<Range<usize>> {
     // The targets' scalars carry no value in a large run (`locate_relevant`): rebuilt from
     // what the site keeps.
     let outer_range = match &site.target.inline {
@@ -212,4 +320,53 @@ pub fn source_range(text: &str, site: &Site, range: Range<usize>) -> Option<Rang
         ..site.target.scalar.clone()
     };
     splice::source_range(text, &outer, outer_range)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{locate_relevant, place_sites, source_range, source_range_in};
+    use crate::text::{LazyText, LineIndex};
+
+    /// What a site notes while the text is at hand places every byte of its value, and gives
+    /// every source range, exactly as the text does; where it cannot, it says so (`None`).
+    #[test]
+    fn placed_sites_agree_with_the_text() {
+        let body = "apiVersion: apps/v1\r\nkind: Deployment\r\nmetadata:\r\n  name: ünïcode-app\r\n  annotations:\r\n    eks.amazonaws.com/role-arn: \"arn:aws:iam::123456789012:role/é-role\"\r\nspec:\r\n  template:\r\n    spec:\r\n      serviceAccountName: 'ünï''s'\r\n      containers:\r\n        - name: app\r\n          image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/ä/app:latest\r\n        - name: side\r\n          image: \"123456789012.dkr.ecr.us-east-1.amazonaws.com/esc\\u0061ped:v1\"\r\n        - name: folded\r\n          image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/x:v1\r\n            # a comment\r\n";
+        for text in [body.to_string(), format!("\u{feff}{body}")] {
+            let parsed = crate::yaml::parse(&text).expect("parses");
+            let mut located = locate_relevant(&parsed, "deploy.yaml", &[]);
+            place_sites(&text, &mut located);
+            assert!(located.sites.len() >= 4, "{:?}", located.sites);
+            assert!(located.sites.iter().any(|s| s.at.verbatim));
+            assert!(located.sites.iter().any(|s| !s.at.verbatim));
+            let lines = LineIndex::new(&text);
+            let unread = LazyText::<()>::new(|| Err(()));
+            let place = located.placer();
+            let mut placed = 0;
+            let mut without_text = 0;
+            for site in &located.sites {
+                let len = site.value.len();
+                for start in 0..=len + 1 {
+                    for end in start.saturating_sub(1)..=len + 1 {
+                        let with_text = source_range_in(&text, site, start..end);
+                        // Without the text (it cannot be read here), a range is either given
+                        // as the text gives it or not given at all.
+                        if let Some(range) = source_range(&unread, site, start..end) {
+                            assert_eq!(Some(range), with_text, "{start}..{end} of {site:?}");
+                            without_text += 1;
+                        }
+                    }
+                }
+                let span = &site.target.scalar.span;
+                for offset in span.start..span.end {
+                    if let Some(at) = place(offset) {
+                        assert_eq!(at, lines.line_col(offset), "{offset} in {site:?}");
+                        placed += 1;
+                    }
+                }
+            }
+            assert!(placed > 100, "{placed}");
+            assert!(without_text > 1000, "{without_text}");
+        }
+    }
 }

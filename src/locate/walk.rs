@@ -174,6 +174,7 @@ fn visit<'a>(node: &'a Node, path: &mut Vec<PathSeg<'a>>, scope: &mut Scope) {
                 path: display_path(path),
                 document: scope.document,
                 in_patch: scope.inline.is_some(),
+                at: super::Placed::default(),
             });
         }
         Node::Mapping(entries) => {

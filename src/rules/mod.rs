@@ -30,7 +30,8 @@ pub struct RuleMeta {
 /// One file as rules see it. Rules read it; they never touch text or disk.
 pub struct FileInput<'a> {
     pub path: &'a str,
-    pub text: &'a str,
+    /// Read only when a finding cannot be placed from what the sites noted (`Placed`).
+    pub text: &'a crate::text::LazyText<'a, crate::engine::FileError>,
     pub located: &'a Located,
 }
 

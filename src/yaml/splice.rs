@@ -635,16 +635,20 @@ pub fn double_quote(value: &str) -> String {
 /// the value itself, byte for byte. Decoding only ever shortens (escapes, `''`) or changes
 /// bytes (a folded break becomes a space), so equal bytes mean nothing was decoded.
 fn verbatim_at(text: &str, scalar: &Scalar) -> Option<usize> {
-    let raw = text.get(scalar.span.clone())?;
-    let (body, base) = match scalar.style {
-        Style::Plain => (raw, scalar.span.start),
-        Style::SingleQuoted | Style::DoubleQuoted => (
-            raw.get(1..raw.len().checked_sub(1)?)?,
-            scalar.span.start + 1,
-        ),
+    verbatim_base(text, &scalar.span, scalar.style, &scalar.value)
+}
+
+/// `verbatim_at` for a scalar given by its parts (a located site keeps no `Scalar` value).
+pub fn verbatim_base(text: &str, span: &Range<usize>, style: Style, value: &str) -> Option<usize> {
+    let raw = text.get(span.clone())?;
+    let (body, base) = match style {
+        Style::Plain => (raw, span.start),
+        Style::SingleQuoted | Style::DoubleQuoted => {
+            (raw.get(1..raw.len().checked_sub(1)?)?, span.start + 1)
+        }
         Style::Literal | Style::Folded => return None,
     };
-    (body == scalar.value).then_some(base)
+    (body == value).then_some(base)
 }
 
 /// The source bytes behind `range` of a scalar's decoded value, for pointing at it in messages
