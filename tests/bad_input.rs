@@ -860,6 +860,12 @@ fn temporary_files_of_a_killed_fix_are_removed_by_the_next_fix() {
     let dry = manifix(&["fix", "--dry-run", "--account", REAL, "."], root);
     assert_sane(&dry);
     assert!(root.join(&left).exists(), "a dry run removes nothing");
+    assert!(
+        dry.stderr
+            .contains(&format!("{left}: warning: temporary file of a manifix fix")),
+        "{}",
+        dry.stderr
+    );
 
     let fix = manifix(&["fix", "--account", REAL, "."], root);
     assert_sane(&fix);
