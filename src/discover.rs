@@ -93,13 +93,14 @@ pub fn discover(root: &Path, paths: &[PathBuf]) -> Result<Discovered, DiscoverEr
         let found = std::sync::Mutex::new(Discovered::default());
         WalkBuilder::new(path)
             .follow_links(false)
-            // Hidden files and directories are passed over as `hidden(true)` would, except the
-            // temporary files a killed `manifix fix` left, which are listed to be cleaned up.
+            // Hidden files and directories are passed over as `hidden(true)` would, except
+            // manifix's own temporary files: those a killed `manifix fix` left are listed below,
+            // to be cleaned up (whether their writer is gone is asked once, there).
             .hidden(false)
             .filter_entry(|entry| {
                 entry.depth() == 0
                     || !is_hidden(entry.file_name())
-                    || crate::fix::leftover_writer(entry.path()).is_some()
+                    || crate::fix::temp_writer(entry.path()).is_some()
             })
             .build_parallel()
             .run(|| {

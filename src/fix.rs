@@ -193,6 +193,12 @@ const TEMP_RANDOM: usize = 6;
 /// writing), that process's id. A file of a writer still running, or of any other name, is
 /// `None`: it is never touched.
 pub fn leftover_writer(path: &Path) -> Option<u32> {
+    let pid = temp_writer(path)?;
+    (pid != std::process::id() && !process_alive(pid, path)).then_some(pid)
+}
+
+/// The process id in the name of one of manifix's temporary files, from the name alone.
+pub fn temp_writer(path: &Path) -> Option<u32> {
     let name = path.file_name()?.to_str()?;
     let (pid, random) = name
         .strip_prefix(TEMP_PREFIX)?
@@ -202,8 +208,7 @@ pub fn leftover_writer(path: &Path) -> Option<u32> {
         && pid.bytes().all(|b| b.is_ascii_digit())
         && random.len() == TEMP_RANDOM
         && random.bytes().all(|b| b.is_ascii_alphanumeric());
-    let pid: u32 = pid.parse().ok().filter(|_| ours)?;
-    (pid != std::process::id() && !process_alive(pid, path)).then_some(pid)
+    pid.parse().ok().filter(|_| ours)
 }
 
 /// Whether process `pid` may still be writing `file`. Where /proc lists processes, whether it

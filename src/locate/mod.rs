@@ -83,12 +83,9 @@ impl Site {
     /// Where the value's first byte is in the file (past an opening quote), when the value
     /// stands there byte for byte.
     fn verbatim_base(&self) -> Option<usize> {
-        let quoted = matches!(
-            self.target.scalar.style,
-            crate::yaml::Style::SingleQuoted | crate::yaml::Style::DoubleQuoted
-        );
+        let scalar = &self.target.scalar;
         (self.at.verbatim && self.target.inline.is_none())
-            .then(|| self.target.scalar.span.start + usize::from(quoted))
+            .then(|| scalar.span.start + splice::quote_width(scalar.style))
     }
 
     /// The 1-based line and column of byte `offset` of the file, when it lies in this site's
@@ -284,18 +281,9 @@ pub fn source_range<E>(
     site: &Site,
     range: Range<usize>,
 ) -> Option<Range<usize>> {
-    let value = &site.value;
     // What `splice::source_range` answers for a verbatim value, without its text.
-    if range.start < value.len()
-        && range.end <= value.len()
-        && value.is_char_boundary(range.start)
-        && value.is_char_boundary(range.end)
-    {
-        if let Some(base) = site.verbatim_base() {
-            return Some(base + range.start..base + range.end.max(range.start));
-        }
-    }
-    source_range_in(text.get()?, site, range)
+    splice::verbatim_range(site.verbatim_base(), &site.value, &range)
+        .or_else(|| source_range_in(text.get()?, site, range))
 }
 
 /// `source_range` with the file's text at hand.

@@ -640,15 +640,34 @@ fn verbatim_at(text: &str, scalar: &Scalar) -> Option<usize> {
 
 /// `verbatim_at` for a scalar given by its parts (a located site keeps no `Scalar` value).
 pub fn verbatim_base(text: &str, span: &Range<usize>, style: Style, value: &str) -> Option<usize> {
+    if matches!(style, Style::Literal | Style::Folded) {
+        return None;
+    }
     let raw = text.get(span.clone())?;
-    let (body, base) = match style {
-        Style::Plain => (raw, span.start),
-        Style::SingleQuoted | Style::DoubleQuoted => {
-            (raw.get(1..raw.len().checked_sub(1)?)?, span.start + 1)
-        }
-        Style::Literal | Style::Folded => return None,
-    };
-    (body == value).then_some(base)
+    let quote = quote_width(style);
+    let body = raw.get(quote..raw.len().checked_sub(quote)?)?;
+    (body == value).then_some(span.start + quote)
+}
+
+/// The bytes of opening quote before a flow scalar's value in its span.
+pub fn quote_width(style: Style) -> usize {
+    usize::from(matches!(style, Style::SingleQuoted | Style::DoubleQuoted))
+}
+
+/// The source range behind `range` of a value that stands verbatim from byte `base` of the
+/// text (what the character map would give), when `range` lies within the value on character
+/// boundaries; `None` when the map must answer.
+pub fn verbatim_range(
+    base: Option<usize>,
+    value: &str,
+    range: &Range<usize>,
+) -> Option<Range<usize>> {
+    let within = range.start < value.len()
+        && range.end <= value.len()
+        && value.is_char_boundary(range.start)
+        && value.is_char_boundary(range.end);
+    let base = base.filter(|_| within)?;
+    Some(base + range.start..base + range.end.max(range.start))
 }
 
 /// The source bytes behind `range` of a scalar's decoded value, for pointing at it in messages
@@ -656,17 +675,8 @@ pub fn verbatim_base(text: &str, span: &Range<usize>, style: Style, value: &str)
 pub fn source_range(text: &str, scalar: &Scalar, range: Range<usize>) -> Option<Range<usize>> {
     // Most values are written as they read (no escapes, folding or doubled quotes): their
     // bytes sit one for one in the source, and the character map would only say so.
-    let value = &scalar.value;
-    if range.start < value.len()
-        && range.end <= value.len()
-        && value.is_char_boundary(range.start)
-        && value.is_char_boundary(range.end)
-    {
-        if let Some(base) = verbatim_at(text, scalar) {
-            return Some(base + range.start..base + range.end.max(range.start));
-        }
-    }
-    mapped_source_range(text, scalar, range)
+    verbatim_range(verbatim_at(text, scalar), &scalar.value, &range)
+        .or_else(|| mapped_source_range(text, scalar, range))
 }
 
 /// `source_range` by the character map, for any scalar the map can follow.
@@ -684,19 +694,7 @@ fn mapped_source_range(text: &str, scalar: &Scalar, range: Range<usize>) -> Opti
 #[cfg(test)]
 mod tests {
     use super::{mapped_source_range, source_range};
-    use crate::yaml::{parse, Node};
-
-    fn scalars(node: &Node, out: &mut Vec<crate::yaml::Scalar>) {
-        match node {
-            Node::Scalar(s) => out.push(s.clone()),
-            Node::Mapping(entries) => entries.iter().for_each(|(k, v)| {
-                scalars(k, out);
-                scalars(v, out);
-            }),
-            Node::Sequence(items) => items.iter().for_each(|i| scalars(i, out)),
-            Node::Alias => {}
-        }
-    }
+    use crate::yaml::parse;
 
     /// The verbatim shortcut gives what the character map gives, for every range of every
     /// scalar, written as it reads or not.
@@ -714,12 +712,8 @@ mod tests {
             empty_quoted: ''\n\
             unicode: naïve-ünïcode\n";
         let parsed = parse(text).expect("parses");
-        let mut all = Vec::new();
-        for doc in &parsed.documents {
-            scalars(&doc.root, &mut all);
-        }
         let mut compared = 0;
-        for scalar in &all {
+        for scalar in parsed.scalars() {
             let len = scalar.value.len();
             for start in 0..=len + 1 {
                 for end in 0..=len + 1 {
