@@ -892,3 +892,44 @@ fn temporary_files_of_a_killed_fix_are_removed_by_the_next_fix() {
     );
     assert_good_fixed(root);
 }
+
+/// A run keeps each file's facts in an unnamed temporary file between reading the file and
+/// running its rules. Where no temporary file can be made (TMPDIR gone), it keeps them in
+/// memory instead: the same findings, diff and exit status, and nothing left anywhere.
+#[test]
+fn without_a_temporary_directory_a_run_says_the_same() {
+    let (_dir, root) = temp_fixture("seed-gitops");
+    let gone = root.join("no-such-tmp");
+    let run = |args: &[&str], tmp: Option<&Path>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_manifix"));
+        command.args(args).current_dir(&root).env_remove("NO_COLOR");
+        if let Some(tmp) = tmp {
+            command.env("TMPDIR", tmp);
+        }
+        let out = command.output().expect("run manifix");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr,
+        )
+    };
+    let before = snapshot_tree(&root);
+    for args in [
+        &["check", "--format", "json", "."][..],
+        &["fix", "--dry-run", "--account", REAL, "."][..],
+    ] {
+        let usual = run(args, None);
+        let without = run(args, Some(&gone));
+        assert!(matches!(usual.0, Some(0 | 1)), "{args:?}: {}", usual.2);
+        assert!(usual.1.contains(PLACEHOLDER), "{args:?}: {}", usual.1);
+        assert_eq!(without, usual, "{args:?}");
+    }
+    assert!(!gone.exists());
+    assert_eq!(
+        snapshot_tree(&root),
+        before,
+        "a check or dry run changed a file"
+    );
+}

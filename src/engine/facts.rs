@@ -3,9 +3,47 @@
 
 use super::{Analyzed, Run, RunError};
 use crate::config::Config;
-use crate::locate::aws::find_accounts;
+use crate::locate::aws::{find_accounts, AccountSite};
 use crate::locate::kustomize::Graph;
+use crate::locate::Located;
 use crate::resolve::AccountResolver;
+
+/// What the account passes need of one file's values, so that its other facts need not be
+/// kept while they run.
+#[derive(Debug, Default)]
+pub(super) struct AccountUses {
+    /// The real account of each reference to one, as a number (twelve digits, so their order
+    /// is the text's), once per reference.
+    real: Box<[u64]>,
+    /// The region of each ECR registry host of a real or placeholder account.
+    ecr_regions: Box<[Box<str>]>,
+}
+
+impl AccountUses {
+    /// `None` when the file names no account that counts.
+    pub(super) fn of(located: &Located, accounts: &AccountResolver) -> Option<AccountUses> {
+        let mut real = Vec::new();
+        let mut ecr_regions = Vec::new();
+        for site in &located.sites {
+            for found in find_accounts(&site.value) {
+                let is_real = accounts.is_real(found.account);
+                if is_real {
+                    real.push(found.account.parse().unwrap_or_default());
+                }
+                // AWS's own registries are in every region: they say nothing of the cluster's.
+                if is_real || accounts.is_placeholder(found.account) {
+                    if let AccountSite::EcrHost { region, .. } = found.site {
+                        ecr_regions.push(region.into());
+                    }
+                }
+            }
+        }
+        (!real.is_empty() || !ecr_regions.is_empty()).then(|| AccountUses {
+            real: real.into(),
+            ecr_regions: ecr_regions.into(),
+        })
+    }
+}
 
 /// How far `--require-image` walks back a branch before giving up.
 pub(super) const REQUIRE_IMAGE_DEPTH: usize = 50;
@@ -58,66 +96,75 @@ pub(super) fn check_registry(
 /// For each render root whose files name more than one real account: the account most of its
 /// references use, keyed by every file of the root whose account differs. Ties are not
 /// judged: with two accounts equally used, neither is the odd one out.
+/// `uses` are those of the files at the given indexes of `files`.
 pub(super) fn overlay_accounts(
     files: &[Analyzed],
+    uses: &[(usize, AccountUses)],
     graph: &Graph,
-    accounts: &AccountResolver,
 ) -> std::collections::BTreeMap<String, Vec<(String, String)>> {
     use std::collections::BTreeMap;
-    // Files are held by index: a path per account reference and root would be a copy of most
-    // of the repository's paths, several times over.
-    // Render root → account → (references, files using it). Accounts are held as numbers
-    // (twelve digits, so their order is the text's): no string per root and account.
-    type ByAccount = BTreeMap<u64, (usize, Vec<usize>)>;
-    let mut per_root: BTreeMap<std::sync::Arc<str>, ByAccount> = BTreeMap::new();
-    for (index, file) in files.iter().enumerate() {
-        let mut roots: Vec<std::sync::Arc<str>> = graph
-            .chains_for(&file.entry.rel)
+    // One row per file, render root (once per chain reaching it) and account: how many of the
+    // file's references name the account. Sorted by root and account (file order kept), each
+    // root is judged in turn: a map of every root's accounts at once was most of this pass's
+    // memory in a repository with thousands of overlays. Accounts are numbers (twelve
+    // digits, so their order is the text's); files are indexes, not copies of their paths.
+    let mut rows: Vec<(&str, u64, u32, u32)> = Vec::new();
+    for &(index, ref uses) in uses {
+        let rel = &files[index].entry.rel;
+        let mut roots: Vec<&str> = graph
+            .chains_for(rel)
             .iter()
-            .filter_map(|c| c.last().map(|k| k.dir.clone()))
+            .filter_map(|c| c.last().map(|k| &*k.dir))
             .collect();
-        if crate::locate::kustomize::is_kustomization_file(&file.entry.rel) {
-            let dir = crate::locate::kustomize::parent_dir(&file.entry.rel);
+        if crate::locate::kustomize::is_kustomization_file(rel) {
+            let dir = crate::locate::kustomize::parent_dir(rel);
             roots.extend(
                 graph
                     .chains_from_dir(&dir)
                     .iter()
-                    .filter_map(|c| c.last().map(|k| k.dir.clone())),
+                    .filter_map(|c| c.last().map(|k| &*k.dir)),
             );
         }
-        for site in &file.located.sites {
-            for found in find_accounts(&site.value) {
-                if !accounts.is_real(found.account) {
-                    continue;
-                }
-                for root in &roots {
-                    let entry = per_root
-                        .entry(root.clone())
-                        .or_default()
-                        .entry(found.account.parse().unwrap_or_default())
-                        .or_default();
-                    entry.0 += 1;
-                    if entry.1.last() != Some(&index) {
-                        entry.1.push(index);
-                    }
-                }
+        let mut accounts: Vec<(u64, u32)> = Vec::new();
+        for &account in &*uses.real {
+            match accounts.iter_mut().find(|(a, _)| *a == account) {
+                Some((_, n)) => *n += 1,
+                None => accounts.push((account, 1)),
+            }
+        }
+        let index = u32::try_from(index).unwrap_or(u32::MAX);
+        for &(account, references) in &accounts {
+            for &root in &roots {
+                rows.push((root, account, index, references));
             }
         }
     }
+    rows.sort_by_key(|&(root, account, ..)| (root, account));
     let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    for (root, by_account) in per_root {
-        if by_account.len() < 2 {
+    for root_rows in rows.chunk_by(|a, b| a.0 == b.0) {
+        // Per account: its references, and the files naming it, in file order.
+        let mut ranked: Vec<(u64, u32, Vec<u32>)> = Vec::new();
+        for account_rows in root_rows.chunk_by(|a, b| a.1 == b.1) {
+            let mut paths: Vec<u32> = account_rows.iter().map(|r| r.2).collect();
+            paths.dedup();
+            let references = account_rows.iter().map(|r| r.3).sum();
+            ranked.push((account_rows[0].1, references, paths));
+        }
+        if ranked.len() < 2 {
             continue;
         }
-        let mut ranked: Vec<(&u64, &(usize, Vec<usize>))> = by_account.iter().collect();
-        ranked.sort_by_key(|r| std::cmp::Reverse(r.1 .0));
-        if ranked[0].1 .0 == ranked[1].1 .0 {
+        // Stable: equally used accounts keep their order.
+        ranked.sort_by_key(|r| std::cmp::Reverse(r.1));
+        if ranked[0].1 == ranked[1].1 {
             continue;
         }
+        let root = root_rows[0].0;
         let majority = format!("{:012}", ranked[0].0);
-        for (_, (_, paths)) in ranked.iter().skip(1) {
+        for (_, _, paths) in ranked.iter().skip(1) {
             for &index in paths {
-                let list = out.entry(files[index].entry.rel.clone()).or_default();
+                let list = out
+                    .entry(files[index as usize].entry.rel.clone())
+                    .or_default();
                 let item = (
                     majority.clone(),
                     if root.is_empty() {
@@ -139,25 +186,14 @@ pub(super) fn overlay_accounts(
 /// repository's ECR registry hosts.
 pub(super) fn cluster_region(
     config: &Config,
-    files: &[Analyzed],
-    accounts: &AccountResolver,
+    uses: &[(usize, AccountUses)],
 ) -> Option<(String, String)> {
     if let Some(region) = &config.cluster.region {
         return Some((region.clone(), "cluster.region in manifix.yaml".into()));
     }
     let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
-    for file in files {
-        for site in &file.located.sites {
-            for found in find_accounts(&site.value) {
-                // AWS's own registries are in every region: they say nothing of the cluster's.
-                if !accounts.is_real(found.account) && !accounts.is_placeholder(found.account) {
-                    continue;
-                }
-                if let crate::locate::aws::AccountSite::EcrHost { region, .. } = found.site {
-                    *counts.entry(region).or_default() += 1;
-                }
-            }
-        }
+    for region in uses.iter().flat_map(|(_, u)| &*u.ecr_regions) {
+        *counts.entry(region).or_default() += 1;
     }
     let total: usize = counts.values().sum();
     let (region, n) = counts.into_iter().max_by_key(|(_, n)| *n)?;

@@ -1,7 +1,8 @@
 //! Reading files: every file read and parsed once, on every core, into the facts the run
 //! keeps; relevant files read again (and checked unchanged) when rules and fixes need text.
 
-use super::{Analyzed, FileError, SkippedFile};
+use super::spill::Spill;
+use super::{Analyzed, FileError, Held, SkippedFile};
 use crate::discover::{FileEntry, FileKind};
 use crate::locate::aws::find_accounts;
 use crate::locate::locate_relevant;
@@ -18,9 +19,14 @@ pub(super) enum Loaded {
     Failed(FileError),
 }
 
-/// Reads and parses files on every core; results come back in input order.
-pub(super) fn load_all(files: Vec<FileEntry>, keep_prefixes: &[String]) -> Vec<Loaded> {
-    parallel_map(&files, |entry| load(entry.clone(), keep_prefixes))
+/// Reads and parses files on every core, putting each file's located facts in `spill`;
+/// results come back in input order.
+pub(super) fn load_all(
+    files: Vec<FileEntry>,
+    keep_prefixes: &[String],
+    spill: &Spill,
+) -> Vec<Loaded> {
+    parallel_map(&files, |entry| load(entry.clone(), keep_prefixes, spill))
 }
 
 /// `f` over `items` on every core, results in input order.
@@ -111,7 +117,7 @@ fn read_limited(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
     Ok((bytes.len() as u64 <= MAX_FILE_BYTES).then_some(bytes))
 }
 
-fn load(entry: FileEntry, keep_prefixes: &[String]) -> Loaded {
+fn load(entry: FileEntry, keep_prefixes: &[String], spill: &Spill) -> Loaded {
     let skip = |entry: &FileEntry, reason: &str, warning: bool| {
         Loaded::Skipped(SkippedFile {
             path: entry.rel.clone(),
@@ -232,6 +238,14 @@ fn load(entry: FileEntry, keep_prefixes: &[String]) -> Loaded {
             }
         }
     }
+    // Held out of memory until the repository-wide passes and the rules ask for them.
+    let located = if located.sites.is_empty() && located.docs.is_empty() {
+        Held::default()
+    } else {
+        spill
+            .put(&located)
+            .map_or_else(|| Held::Here(Box::new(located)), Held::Spilled)
+    };
     Loaded::Yaml(
         Box::new(Analyzed {
             hash: crate::text::content_hash(text.as_bytes()),

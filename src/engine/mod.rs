@@ -5,7 +5,7 @@ use crate::config::{Config, Level};
 use crate::discover::{discover, FileEntry};
 use crate::finding::{Finding, Severity};
 use crate::locate::images::{missing_overrides, tag_uses, FileImages};
-use crate::locate::irsa::irsa_issues;
+use crate::locate::irsa::{irsa_issues, IrsaFacts};
 use crate::locate::kustomize::Graph;
 use crate::locate::tags::TagPolicy;
 use crate::locate::terraform::node_role_grants;
@@ -20,8 +20,9 @@ use std::path::{Path, PathBuf};
 
 mod facts;
 mod load;
+mod spill;
 
-use facts::{check_registry, cluster_region, overlay_accounts, REQUIRE_IMAGE_DEPTH};
+use facts::{check_registry, cluster_region, overlay_accounts, AccountUses, REQUIRE_IMAGE_DEPTH};
 pub(crate) use load::parallel_map;
 use load::parallel_map_mut;
 use load::{load_all, Loaded};
@@ -82,8 +83,36 @@ pub struct Analyzed {
     /// The `# manifix: ...` comments, for suppressions (no other comment is kept). Emptied
     /// once the rules have run, like `located`.
     pub comments: Vec<crate::yaml::Comment>,
-    /// The file's relevant sites; emptied once the rules have run over the file.
-    pub located: Located,
+    /// The file's relevant sites and documents, kept out of memory until they are used
+    /// (`spill`); emptied once the rules have run over the file.
+    pub located: Held,
+}
+
+/// A file's located facts: put away in the run's spill, or (when they could not be) here.
+#[derive(Debug)]
+pub enum Held {
+    /// Boxed: most files' facts are spilled, and the run holds a `Held` of every file.
+    Here(Box<Located>),
+    Spilled(spill::SpillRef),
+}
+
+impl Default for Held {
+    fn default() -> Held {
+        Held::Here(Box::default())
+    }
+}
+
+impl Held {
+    /// The facts, read back from `spill` when they were put there.
+    fn get<'a>(
+        &'a self,
+        spill: &spill::SpillReader,
+    ) -> Result<std::borrow::Cow<'a, Located>, String> {
+        match self {
+            Held::Here(located) => Ok(std::borrow::Cow::Borrowed(located)),
+            Held::Spilled(at) => spill.get(*at).map(std::borrow::Cow::Owned),
+        }
+    }
 }
 
 /// A temporary file a killed `manifix fix` left beside the file it was writing.
@@ -173,7 +202,9 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
             _ => None,
         })
         .collect();
-    let loaded_all = load_all(discovered.files, &keep_prefixes);
+    let spill = spill::Spill::new();
+    let loaded_all = load_all(discovered.files, &keep_prefixes, &spill);
+    let spill = spill.finish();
     run.files.reserve_exact(loaded_all.len());
     for loaded in loaded_all {
         match loaded {
@@ -219,27 +250,54 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
             .filter_map(|f| f.kustomization.take().map(|k| *k))
             .collect::<Vec<_>>(),
     );
-    let file_images: Vec<FileImages> = run
-        .files
-        .iter()
-        .map(|f| FileImages {
+    // Each file's facts are read back once for the repository-wide passes, and what those
+    // need of it is kept: its images judged against the graph, its IRSA wiring, the accounts
+    // it names. On every core.
+    let per_file = parallel_map(&run.files, |f| {
+        let located = f.located.get(&spill)?;
+        let file = FileImages {
             path: &f.entry.rel,
-            located: &f.located,
-        })
-        .collect();
-    // Each file's images are judged on its own against the graph: on every core.
-    let per_file = parallel_map(&file_images, |file| {
-        let one = std::slice::from_ref(file);
-        (
+            located: &located,
+        };
+        let one = std::slice::from_ref(&file);
+        Ok::<_, String>((
             tag_uses(one, &graph, &policy),
             missing_overrides(one, &graph),
-        )
+            IrsaFacts::of(&located),
+            AccountUses::of(&located, &accounts),
+        ))
     });
-    let mut images = Vec::new();
+    // Sized once: a list doubling as it fills holds up to twice the repository's images.
+    let mut images = Vec::with_capacity(
+        per_file
+            .iter()
+            .map(|r| r.as_ref().map_or(0, |(uses, ..)| uses.len()))
+            .sum(),
+    );
     let mut missing_overrides = Vec::new();
-    for (uses, missing) in per_file {
-        images.extend(uses);
-        missing_overrides.extend(missing);
+    // Only of the files that have any: most files bear on neither.
+    let mut irsa_facts = Vec::new();
+    let mut account_uses = Vec::new();
+    for (index, (file, facts)) in run.files.iter_mut().zip(per_file).enumerate() {
+        match facts {
+            Ok((uses, missing, irsa, accounts)) => {
+                images.extend(uses);
+                missing_overrides.extend(missing);
+                irsa_facts.extend(irsa.map(|facts| (index, facts)));
+                account_uses.extend(accounts.map(|uses| (index, uses)));
+            }
+            Err(message) => {
+                run.errors.push(FileError {
+                    path: file.entry.rel.clone(),
+                    line: 1,
+                    column: 1,
+                    message: format!("{message}: not checked or fixed"),
+                });
+                // Nothing is reported or fixed in a file whose facts are lost.
+                file.relevant = false;
+                file.located = Held::default();
+            }
+        }
     }
     let missing_overrides = crate::locate::images::settle_missing_overrides(missing_overrides);
     // Rules look up a file's uses by path (resolve::for_path).
@@ -267,11 +325,16 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     // Four independent repository-wide passes: two on threads of their own, so that they
     // keep both cores busy between the parallel reading and rule phases.
     let (pins, cluster_region, overlay_accounts, irsa) = std::thread::scope(|scope| {
-        let irsa = scope.spawn(|| irsa_issues(&file_images, &graph));
-        let overlays = scope.spawn(|| overlay_accounts(&run.files, &graph, &accounts));
+        let irsa_files: Vec<(&str, &IrsaFacts)> = irsa_facts
+            .iter()
+            .map(|(index, facts)| (run.files[*index].entry.rel.as_str(), facts))
+            .collect();
+        let graph = &graph;
+        let irsa = scope.spawn(move || irsa_issues(&irsa_files, graph));
+        let overlays = scope.spawn(|| overlay_accounts(&run.files, &account_uses, graph));
         // Pins stay on this thread: the registry client they may ask need not be shareable.
         let pins = resolve_pins(&images, &sources, &GitResolver::default(), require.as_ref());
-        let region = cluster_region(&config, &run.files, &accounts);
+        let region = cluster_region(&config, &account_uses);
         (pins, region, joined(overlays), joined(irsa))
     });
     run.source_errors = pins.source_errors.clone();
@@ -317,6 +380,12 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         if !file.relevant || !in_scope(&file.entry.rel) {
             return Ok(Vec::new());
         }
+        let located = located.get(&spill).map_err(|message| FileError {
+            path: file.entry.rel.clone(),
+            line: 1,
+            column: 1,
+            message: format!("{message}: not checked or fixed"),
+        })?;
         // Read again only if a finding needs the text to be placed (most are placed from
         // where their site was noted to be): then checked to be the file analysed.
         let file = &*file;

@@ -151,7 +151,7 @@ fn kustomize_new_tag(
     let dir = parent_dir(file.path);
     let Some(entry) = graph
         .kustomization(&dir)
-        .and_then(|k| k.images.iter().find(|e| &e.name == name))
+        .and_then(|k| k.images.iter().find(|e| *e.name == **name))
     else {
         return;
     };
@@ -166,7 +166,7 @@ fn kustomize_new_tag(
     out.push(TagUse {
         path: Arc::clone(path),
         site: index,
-        image: entry.new_name.clone().unwrap_or_else(|| entry.name.clone()),
+        image: entry.new_name.as_deref().unwrap_or(&entry.name).to_string(),
         tag: Some(site.value.clone()),
         kind: policy.classify(Some(&site.value)),
         tag_range: 0..site.value.len(),

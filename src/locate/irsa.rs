@@ -1,10 +1,8 @@
 //! IRSA wiring across a kustomize render: which ServiceAccounts each overlay defines, which
 //! ones its workloads use, and where the two do not meet.
 
-use super::images::FileImages;
 use super::kustomize::{Graph, Kustomization};
-use super::DocFacts;
-use std::collections::BTreeMap;
+use super::Located;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum IrsaIssueKind {
@@ -30,18 +28,106 @@ pub struct IrsaIssue {
 /// graph: a large repository has thousands of render roots, each collecting these.
 type Key<'a> = (&'a str, &'a str);
 
-pub fn irsa_issues(files: &[FileImages], graph: &Graph) -> Vec<IrsaIssue> {
-    // Render root → (service accounts defined, service accounts used, role-arn sites).
-    let mut per_root: BTreeMap<std::sync::Arc<str>, RootFacts<'_>> = BTreeMap::new();
-    for file in files {
-        for chain in graph.chains_for(file.path) {
+/// What IRSA wiring needs of one file, owned: its resources' identities and the few values
+/// that name or annotate ServiceAccounts. A run keeps these of every file at once, and not the
+/// file's other facts.
+/// Held for every such file of a run at once: sized exactly, numbers in 32 bits.
+#[derive(Debug, Default)]
+pub struct IrsaFacts {
+    docs: Box<[IrsaDoc]>,
+    sites: Box<[IrsaSite]>,
+}
+
+/// What IRSA wiring needs of a document's identity (`DocFacts`).
+#[derive(Debug)]
+struct IrsaDoc {
+    index: u32,
+    service_account: bool,
+    creates_resources: bool,
+    name: Option<Box<str>>,
+    namespace: Option<Box<str>>,
+}
+
+#[derive(Debug)]
+struct IrsaSite {
+    /// Index in the file's located sites.
+    index: u32,
+    document: u32,
+    value: Box<str>,
+    /// `...serviceAccountName`: a workload uses the account.
+    names_account: bool,
+    /// Any other path naming a service account (a chart's `serviceAccount.name`).
+    mentions_account: bool,
+    role_arn: bool,
+}
+
+impl IrsaFacts {
+    /// `None` when nothing in the file bears on IRSA wiring (most files of a repository).
+    pub fn of(located: &Located) -> Option<IrsaFacts> {
+        let number = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let sites: Box<[IrsaSite]> = located
+            .sites
+            .iter()
+            .enumerate()
+            .filter(|(_, site)| !site.in_patch)
+            .filter_map(|(index, site)| {
+                let names_account = site.path.ends_with("serviceAccountName");
+                let site = IrsaSite {
+                    index: number(index),
+                    document: number(site.document),
+                    value: site.value.as_str().into(),
+                    names_account,
+                    mentions_account: !names_account
+                        && crate::locate::contains_ignore_case(&site.path, "serviceaccount"),
+                    role_arn: matches!(site.role, super::Role::IrsaRoleArn { .. }),
+                };
+                (site.names_account || site.mentions_account || site.role_arn).then_some(site)
+            })
+            .collect();
+        // Only documents that define an account, make unseen resources or hold such a value
+        // can change a verdict.
+        let docs: Box<[IrsaDoc]> = located
+            .docs
+            .iter()
+            .filter(|d| {
+                d.kind.as_deref() == Some("ServiceAccount")
+                    || d.creates_resources
+                    || sites.iter().any(|s| s.document == number(d.index))
+            })
+            .map(|d| IrsaDoc {
+                index: number(d.index),
+                service_account: d.kind.as_deref() == Some("ServiceAccount"),
+                creates_resources: d.creates_resources,
+                name: d.name.as_deref().map(Box::from),
+                namespace: d.namespace.as_deref().map(Box::from),
+            })
+            .collect();
+        (!docs.is_empty()).then_some(IrsaFacts { docs, sites })
+    }
+}
+
+/// The wiring issues of every render root, from each file's path and IRSA facts.
+pub fn irsa_issues(files: &[(&str, &IrsaFacts)], graph: &Graph) -> Vec<IrsaIssue> {
+    // Each file's render roots, with the namespace the chain to each sets: grouped by root
+    // (in file order within a root), so that one root's facts are gathered, judged and
+    // dropped before the next. A repository has thousands of roots; their facts all at once
+    // were most of this pass's memory.
+    let mut reach: Vec<(&str, usize, Option<&str>)> = Vec::new();
+    for (index, &(path, _)) in files.iter().enumerate() {
+        for chain in graph.chains_for(path) {
             let Some(root) = chain.last() else { continue };
-            let facts = per_root.entry(root.dir.clone()).or_default();
-            collect(file, &chain, facts);
+            reach.push((&root.dir, index, chain_namespace(&chain)));
         }
     }
+    reach.sort_by_key(|&(root, ..)| root);
     let mut out = Vec::new();
-    for (root, facts) in per_root {
+    for group in reach.chunk_by(|a, b| a.0 == b.0) {
+        let root = group[0].0;
+        let mut facts = RootFacts::default();
+        for &(_, index, namespace) in group {
+            let (path, file) = files[index];
+            collect(path, file, namespace, &mut facts);
+        }
         if facts.indirect {
             continue;
         }
@@ -88,58 +174,60 @@ struct RootFacts<'a> {
     with_role: Vec<(Key<'a>, (&'a str, usize))>,
 }
 
-/// The namespace a resource renders in: the outermost kustomization that sets one wins.
-fn namespace_of<'a>(doc: &'a DocFacts, chain: &[&'a Kustomization]) -> &'a str {
-    chain
-        .iter()
-        .rev()
-        .find_map(|k| k.namespace.as_deref())
+/// The namespace a chain of kustomizations sets: the outermost that sets one wins.
+fn chain_namespace<'a>(chain: &[&'a Kustomization]) -> Option<&'a str> {
+    chain.iter().rev().find_map(|k| k.namespace.as_deref())
+}
+
+/// The namespace a resource renders in: the chain's, else its own.
+fn namespace_of<'a>(doc: &'a IrsaDoc, chain_namespace: Option<&'a str>) -> &'a str {
+    chain_namespace
         .or(doc.namespace.as_deref())
         .unwrap_or("default")
 }
 
-fn collect<'a>(file: &FileImages<'a>, chain: &[&'a Kustomization], facts: &mut RootFacts<'a>) {
-    for doc in &file.located.docs {
-        let namespace = namespace_of(doc, chain);
-        let kind = doc.kind.as_deref();
+fn collect<'a>(
+    path: &'a str,
+    file: &'a IrsaFacts,
+    chain_namespace: Option<&'a str>,
+    facts: &mut RootFacts<'a>,
+) {
+    for doc in &file.docs {
+        let namespace = namespace_of(doc, chain_namespace);
         if doc.creates_resources {
             facts.indirect = true;
         }
-        if kind == Some("ServiceAccount") {
+        if doc.service_account {
             if let Some(name) = &doc.name {
-                let key = (namespace, name.as_str());
+                let key = (namespace, &**name);
                 if !facts.defined.contains(&key) {
                     facts.defined.push(key);
                 }
             }
         }
-        for (i, site) in file.located.sites.iter().enumerate() {
-            if site.document != doc.index || site.in_patch {
+        for site in &file.sites {
+            if site.document != doc.index {
                 continue;
             }
-            let names_account = site.path.ends_with("serviceAccountName");
+            let i = site.index as usize;
+            let value = &*site.value;
             // A chart value such as `serviceAccount.name: api` creates the account unseen.
-            if !names_account
-                && crate::locate::contains_ignore_case(&site.path, "serviceaccount")
-                && !facts.mentioned.contains(&site.value.as_str())
-            {
-                facts.mentioned.push(&site.value);
+            if site.mentions_account && !facts.mentioned.contains(&value) {
+                facts.mentioned.push(value);
             }
-            if names_account && kind != Some("ServiceAccount") {
-                let key = (namespace, site.value.as_str());
-                if !site.value.is_empty()
-                    && site.value != "default"
+            if site.names_account && !doc.service_account {
+                let key = (namespace, value);
+                if !value.is_empty()
+                    && value != "default"
                     && !facts.used.iter().any(|(k, _)| *k == key)
                 {
-                    facts.used.push((key, (file.path, i)));
+                    facts.used.push((key, (path, i)));
                 }
-            } else if matches!(site.role, super::Role::IrsaRoleArn { .. })
-                && kind == Some("ServiceAccount")
-            {
+            } else if site.role_arn && doc.service_account {
                 if let Some(name) = &doc.name {
-                    let key = (namespace, name.as_str());
+                    let key = (namespace, &**name);
                     if !facts.with_role.iter().any(|(k, _)| *k == key) {
-                        facts.with_role.push((key, (file.path, i)));
+                        facts.with_role.push((key, (path, i)));
                     }
                 }
             }

@@ -5,15 +5,15 @@ use crate::yaml::{Node, ParsedFile};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// One `images:` entry of a kustomization.
+/// One `images:` entry of a kustomization. A run holds every entry of the repository, so
+/// its texts are sized exactly and its file is its kustomization's.
 #[derive(Debug, Clone)]
 pub struct ImageOverride {
-    pub name: String,
-    pub new_name: Option<String>,
-    pub new_tag: Option<String>,
-    pub digest: Option<String>,
-    /// The kustomization file and the entry's index in its `images:` list.
-    pub file: String,
+    pub name: Box<str>,
+    pub new_name: Option<Box<str>>,
+    pub new_tag: Option<Box<str>>,
+    pub digest: Option<Box<str>>,
+    /// The entry's index in its `images:` list.
     pub index: usize,
 }
 
@@ -23,7 +23,8 @@ pub struct Kustomization {
     /// overlay fact of a large run that names its render root holds this one string.
     pub dir: Arc<str>,
     pub file: String,
-    /// Resources and components, as root-relative paths of files or directories.
+    /// Resources and components, as root-relative paths of files or directories; moved into
+    /// the graph (and so emptied) when the graph is built.
     pub includes: Vec<String>,
     pub images: Vec<ImageOverride>,
     /// The `namespace:` it sets on every resource, if any.
@@ -48,24 +49,24 @@ impl Kustomization {
                 }
             }
         }
-        let images = root
+        let mut images = root
             .get("images")
             .map(Node::items)
             .unwrap_or_default()
             .iter()
             .enumerate()
             .filter_map(|(index, entry)| {
-                let text = |k: &str| entry.get(k).and_then(Node::as_str).map(str::to_string);
+                let text = |k: &str| entry.get(k).and_then(Node::as_str).map(Box::from);
                 Some(ImageOverride {
                     name: text("name")?,
                     new_name: text("newName"),
                     new_tag: text("newTag"),
                     digest: text("digest"),
-                    file: rel.to_string(),
                     index,
                 })
             })
-            .collect();
+            .collect::<Vec<_>>();
+        images.shrink_to_fit();
         let images_key = root.entries().iter().find_map(|(k, _)| match k {
             Node::Scalar(s) if s.value == "images" => Some(s.span.start),
             _ => None,
@@ -123,15 +124,16 @@ impl Graph {
     /// run need not keep their parses.
     pub fn from_kustomizations(all: impl IntoIterator<Item = Kustomization>) -> Graph {
         let mut graph = Graph::default();
-        for k in all {
-            for inc in &k.includes {
-                graph
-                    .parents
-                    .entry(inc.clone())
-                    .or_default()
-                    .push(k.dir.clone());
+        for mut k in all {
+            // Moved, not copied: the graph holds each included path once.
+            for inc in std::mem::take(&mut k.includes) {
+                graph.parents.entry(inc).or_default().push(k.dir.clone());
             }
             graph.by_dir.insert(k.dir.clone(), k);
+        }
+        // Most paths have one includer: no list keeps the slack of its first growth.
+        for includers in graph.parents.values_mut() {
+            includers.shrink_to_fit();
         }
         graph
     }
@@ -205,12 +207,12 @@ pub fn render(name: &str, chain: &[&Kustomization]) -> Rendered {
     let mut current = name.to_string();
     let mut tag_override = None;
     for k in chain {
-        if let Some(entry) = k.images.iter().find(|e| e.name == current) {
+        if let Some(entry) = k.images.iter().find(|e| *e.name == current) {
             if entry.new_tag.is_some() || entry.digest.is_some() {
-                tag_override = Some((entry.file.clone(), entry.index));
+                tag_override = Some((k.file.clone(), entry.index));
             }
             if let Some(new_name) = &entry.new_name {
-                current = new_name.clone();
+                current = new_name.to_string();
             }
         }
     }

@@ -3,6 +3,7 @@
 //! inline patches, whose text is parsed as YAML and located recursively.
 
 pub mod aws;
+pub mod codec;
 pub mod image_ref;
 pub mod images;
 pub mod irsa;
@@ -182,7 +183,7 @@ impl Site {
 }
 
 /// Everything located in one file.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Located {
     pub sites: Vec<Site>,
     /// What each document is, for passes that reason about resources rather than values.
