@@ -13,15 +13,18 @@ use crate::resolve::AccountResolver;
 #[derive(Debug, Default)]
 pub(super) struct AccountUses {
     /// The real account of each reference to one, as a number (twelve digits, so their order
-    /// is the text's), once per reference.
-    real: Box<[u64]>,
-    /// The region of each ECR registry host of a real or placeholder account.
-    ecr_regions: Box<[Box<str>]>,
+    /// is the text's), once per reference: kept for `overlay_accounts`.
+    pub real: Box<[u64]>,
+    /// The region of each ECR registry host of a real or placeholder account: counted into
+    /// `RegionCounts` at once, not kept.
+    pub ecr_regions: Vec<Box<str>>,
 }
 
+/// How many ECR registry references of the repository name each region.
+pub(super) type RegionCounts = std::collections::BTreeMap<Box<str>, usize>;
+
 impl AccountUses {
-    /// `None` when the file names no account that counts.
-    pub(super) fn of(located: &Located, accounts: &AccountResolver) -> Option<AccountUses> {
+    pub(super) fn of(located: &Located, accounts: &AccountResolver) -> AccountUses {
         let mut real = Vec::new();
         let mut ecr_regions = Vec::new();
         for site in &located.sites {
@@ -38,10 +41,10 @@ impl AccountUses {
                 }
             }
         }
-        (!real.is_empty() || !ecr_regions.is_empty()).then(|| AccountUses {
+        AccountUses {
             real: real.into(),
-            ecr_regions: ecr_regions.into(),
-        })
+            ecr_regions,
+        }
     }
 }
 
@@ -99,7 +102,7 @@ pub(super) fn check_registry(
 /// `uses` are those of the files at the given indexes of `files`.
 pub(super) fn overlay_accounts(
     files: &[Analyzed],
-    uses: &[(usize, AccountUses)],
+    uses: &[(usize, Box<[u64]>)],
     graph: &Graph,
 ) -> std::collections::BTreeMap<String, Vec<(String, String)>> {
     use std::collections::BTreeMap;
@@ -109,7 +112,7 @@ pub(super) fn overlay_accounts(
     // memory in a repository with thousands of overlays. Accounts are numbers (twelve
     // digits, so their order is the text's); files are indexes, not copies of their paths.
     let mut rows: Vec<(&str, u64, u32, u32)> = Vec::new();
-    for &(index, ref uses) in uses {
+    for &(index, ref real) in uses {
         let rel = &files[index].entry.rel;
         let mut roots: Vec<&str> = graph
             .chains_for(rel)
@@ -126,7 +129,7 @@ pub(super) fn overlay_accounts(
             );
         }
         let mut accounts: Vec<(u64, u32)> = Vec::new();
-        for &account in &*uses.real {
+        for &account in &**real {
             match accounts.iter_mut().find(|(a, _)| *a == account) {
                 Some((_, n)) => *n += 1,
                 None => accounts.push((account, 1)),
@@ -184,19 +187,12 @@ pub(super) fn overlay_accounts(
 
 /// The region the cluster runs in: configured, or the region of more than half of the
 /// repository's ECR registry hosts.
-pub(super) fn cluster_region(
-    config: &Config,
-    uses: &[(usize, AccountUses)],
-) -> Option<(String, String)> {
+pub(super) fn cluster_region(config: &Config, counts: &RegionCounts) -> Option<(String, String)> {
     if let Some(region) = &config.cluster.region {
         return Some((region.clone(), "cluster.region in manifix.yaml".into()));
     }
-    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
-    for region in uses.iter().flat_map(|(_, u)| &*u.ecr_regions) {
-        *counts.entry(region).or_default() += 1;
-    }
     let total: usize = counts.values().sum();
-    let (region, n) = counts.into_iter().max_by_key(|(_, n)| *n)?;
+    let (region, &n) = counts.iter().max_by_key(|(_, n)| **n)?;
     (n * 2 > total).then(|| {
         (
             region.to_string(),

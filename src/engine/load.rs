@@ -26,7 +26,12 @@ pub(super) fn load_all(
     keep_prefixes: &[String],
     spill: &Spill,
 ) -> Vec<Loaded> {
-    parallel_map(&files, |entry| load(entry.clone(), keep_prefixes, spill))
+    // Each entry is moved to the file it describes: a copy would hold the repository's
+    // paths twice while it is read.
+    let len = files.len();
+    in_order_on_every_core(len, files.into_iter(), |entry| {
+        load(entry, keep_prefixes, spill)
+    })
 }
 
 /// `f` over `items` on every core, results in input order.

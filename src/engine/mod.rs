@@ -22,11 +22,17 @@ mod facts;
 mod load;
 mod spill;
 
-use facts::{check_registry, cluster_region, overlay_accounts, AccountUses, REQUIRE_IMAGE_DEPTH};
+use facts::{
+    check_registry, cluster_region, overlay_accounts, AccountUses, RegionCounts,
+    REQUIRE_IMAGE_DEPTH,
+};
 pub(crate) use load::parallel_map;
 use load::parallel_map_mut;
 use load::{load_all, Loaded};
 pub use load::{read_again, MAX_FILE_BYTES};
+
+/// How many files the repository-wide facts are read back for at a time (on every core).
+const FACTS_SLICE: usize = 1024;
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -253,53 +259,64 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     // Each file's facts are read back once for the repository-wide passes, and what those
     // need of it is kept: its images judged against the graph, its IRSA wiring, the accounts
     // it names. On every core.
-    let per_file = parallel_map(&run.files, |f| {
-        let located = f.located.get(&spill)?;
-        let file = FileImages {
-            path: &f.entry.rel,
-            located: &located,
-        };
-        let one = std::slice::from_ref(&file);
-        Ok::<_, String>((
-            tag_uses(one, &graph, &policy),
-            missing_overrides(one, &graph),
-            IrsaFacts::of(&located),
-            AccountUses::of(&located, &accounts),
-        ))
-    });
-    // Sized once: a list doubling as it fills holds up to twice the repository's images.
-    let mut images = Vec::with_capacity(
-        per_file
-            .iter()
-            .map(|r| r.as_ref().map_or(0, |(uses, ..)| uses.len()))
-            .sum(),
-    );
-    let mut missing_overrides = Vec::new();
+    let mut images = Vec::new();
+    let mut missing = Vec::new();
     // Only of the files that have any: most files bear on neither.
     let mut irsa_facts = Vec::new();
     let mut account_uses = Vec::new();
-    for (index, (file, facts)) in run.files.iter_mut().zip(per_file).enumerate() {
-        match facts {
-            Ok((uses, missing, irsa, accounts)) => {
-                images.extend(uses);
-                missing_overrides.extend(missing);
-                irsa_facts.extend(irsa.map(|facts| (index, facts)));
-                account_uses.extend(accounts.map(|uses| (index, uses)));
-            }
-            Err(message) => {
-                run.errors.push(FileError {
-                    path: file.entry.rel.clone(),
-                    line: 1,
-                    column: 1,
-                    message: format!("{message}: not checked or fixed"),
-                });
-                // Nothing is reported or fixed in a file whose facts are lost.
-                file.relevant = false;
-                file.located = Held::default();
+    let mut region_counts = RegionCounts::new();
+    // A slice of files at a time: the results of every file at once, before they are sorted
+    // into the lists above, would be a large part of the peak memory of a large run.
+    for (slice, files) in run.files.chunks_mut(FACTS_SLICE).enumerate() {
+        let per_file = parallel_map(files, |f| {
+            let located = f.located.get(&spill)?;
+            let file = FileImages {
+                path: &f.entry.rel,
+                located: &located,
+            };
+            let one = std::slice::from_ref(&file);
+            Ok::<_, String>((
+                tag_uses(one, &graph, &policy),
+                missing_overrides(one, &graph),
+                IrsaFacts::of(&located),
+                AccountUses::of(&located, &accounts),
+            ))
+        });
+        images.reserve(
+            per_file
+                .iter()
+                .map(|r| r.as_ref().map_or(0, |(uses, ..)| uses.len()))
+                .sum(),
+        );
+        for (offset, (file, facts)) in files.iter_mut().zip(per_file).enumerate() {
+            let index = slice * FACTS_SLICE + offset;
+            match facts {
+                Ok((uses, missing_here, irsa, accounts)) => {
+                    images.extend(uses);
+                    missing.extend(missing_here);
+                    irsa_facts.extend(irsa.map(|facts| (index, facts)));
+                    if !accounts.real.is_empty() {
+                        account_uses.push((index, accounts.real));
+                    }
+                    for region in accounts.ecr_regions {
+                        *region_counts.entry(region).or_default() += 1;
+                    }
+                }
+                Err(message) => {
+                    run.errors.push(FileError {
+                        path: file.entry.rel.clone(),
+                        line: 1,
+                        column: 1,
+                        message: format!("{message}: not checked or fixed"),
+                    });
+                    // Nothing is reported or fixed in a file whose facts are lost.
+                    file.relevant = false;
+                    file.located = Held::default();
+                }
             }
         }
     }
-    let missing_overrides = crate::locate::images::settle_missing_overrides(missing_overrides);
+    let missing_overrides = crate::locate::images::settle_missing_overrides(missing);
     // Rules look up a file's uses by path (resolve::for_path).
     images.sort_by(|a, b| a.path.cmp(&b.path));
     // The registry is only reached when asked, and only when an ECR image is there to check.
@@ -334,7 +351,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         let overlays = scope.spawn(|| overlay_accounts(&run.files, &account_uses, graph));
         // Pins stay on this thread: the registry client they may ask need not be shareable.
         let pins = resolve_pins(&images, &sources, &GitResolver::default(), require.as_ref());
-        let region = cluster_region(&config, &account_uses);
+        let region = cluster_region(&config, &region_counts);
         (pins, region, joined(overlays), joined(irsa))
     });
     run.source_errors = pins.source_errors.clone();
@@ -371,7 +388,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     };
     let in_scope = |path: &str| recipe.is_none_or(|r| r.covers(path));
     let resolved = &run.resolved;
-    let per_file = parallel_map_mut(&mut run.files, |file| {
+    let check_file = |file: &mut Analyzed| {
         // What the rules read of a file is not needed after them (fixes read and parse the
         // file again): dropped as each file is done, so the findings take its place rather
         // than adding to it.
@@ -443,17 +460,22 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
             Some(e) => Err(e),
             None => Ok(found),
         }
-    });
-    // Sized once: letting the list double as it fills would hold up to twice its size.
-    let total: usize = per_file
-        .iter()
-        .map(|r| r.as_ref().map_or(0, Vec::len))
-        .sum();
-    run.findings.reserve_exact(total);
-    for result in per_file {
-        match result {
-            Ok(found) => run.findings.extend(found),
-            Err(e) => run.errors.push(e),
+    };
+    // A slice of files at a time, like the facts above: each slice's findings join the list
+    // before the next slice is checked.
+    for files in run.files.chunks_mut(FACTS_SLICE) {
+        let per_file = parallel_map_mut(files, check_file);
+        run.findings.reserve(
+            per_file
+                .iter()
+                .map(|r| r.as_ref().map_or(0, Vec::len))
+                .sum(),
+        );
+        for result in per_file {
+            match result {
+                Ok(found) => run.findings.extend(found),
+                Err(e) => run.errors.push(e),
+            }
         }
     }
     for rule in rules::all() {
