@@ -3,9 +3,10 @@
 //! (bench/README.md). The operating system's page cache keeps it in memory while memory is
 //! plentiful; the process does not.
 //!
-//! The temporary file has no name (`O_TMPFILE` on Linux): nothing is left behind, even by a
-//! killed run, and nothing is ever written in the repository. Where no temporary file can be
-//! made, the facts are kept in memory in their compact form instead.
+//! The temporary file has no name (`O_TMPFILE` on Linux, or unlinked at once): nothing is left
+//! behind, even by a killed run, and nothing is ever written in the repository. Facts are
+//! written in blocks; a block that cannot be written (no temporary directory, disk full) stays
+//! in memory, and so does everything put after it: nothing put is ever lost.
 
 use crate::locate::{codec, Located};
 use std::io::Write;
@@ -22,17 +23,20 @@ pub struct Spill {
     store: Mutex<Store>,
 }
 
-enum Store {
-    /// Appended to through a buffer; read back by offset once `finish` has flushed it.
-    File {
-        writer: std::io::BufWriter<std::fs::File>,
-        len: u64,
-        /// A write failed (disk full): the file's length is no longer known, so nothing more
-        /// is put in it.
-        broken: bool,
-    },
-    Memory(Vec<u8>),
+struct Store {
+    /// `None` when no temporary file could be made.
+    file: Option<std::fs::File>,
+    /// Writing to the file failed: what it holds stays readable, nothing more is written.
+    failed: bool,
+    /// Bytes written to the file: the facts at offsets below this are there.
+    written: u64,
+    /// The facts put after those: written out a block at a time while the file works.
+    pending: Vec<u8>,
+    block: usize,
 }
+
+/// How much is gathered before it is written: few writes, little held.
+const BLOCK: usize = 1 << 16;
 
 /// Facts of a file larger than this stay in memory with the file (a file of that size is
 /// not a hand-written manifest, and `SpillRef` holds a 32-bit length).
@@ -40,16 +44,18 @@ const MAX_SPILLED: usize = u32::MAX as usize;
 
 impl Spill {
     pub fn new() -> Spill {
-        let store = match tempfile::tempfile() {
-            Ok(file) => Store::File {
-                writer: std::io::BufWriter::with_capacity(1 << 16, file),
-                len: 0,
-                broken: false,
-            },
-            Err(_) => Store::Memory(Vec::new()),
-        };
+        Spill::with(tempfile::tempfile().ok(), BLOCK)
+    }
+
+    fn with(file: Option<std::fs::File>, block: usize) -> Spill {
         Spill {
-            store: Mutex::new(store),
+            store: Mutex::new(Store {
+                file,
+                failed: false,
+                written: 0,
+                pending: Vec::new(),
+                block,
+            }),
         }
     }
 
@@ -61,28 +67,11 @@ impl Spill {
             return None;
         }
         let mut store = self.store.lock().ok()?;
-        let offset = match &mut *store {
-            Store::File {
-                writer,
-                len,
-                broken,
-            } => {
-                let offset = *len;
-                if *broken || writer.write_all(&bytes).is_err() {
-                    // Disk full or gone: what was written before stays readable (when
-                    // flushing works), and callers keep their files' facts themselves.
-                    *broken = true;
-                    return None;
-                }
-                *len += bytes.len() as u64;
-                offset
-            }
-            Store::Memory(all) => {
-                let offset = all.len() as u64;
-                all.extend_from_slice(&bytes);
-                offset
-            }
-        };
+        let offset = store.written + store.pending.len() as u64;
+        store.pending.extend_from_slice(&bytes);
+        if store.pending.len() >= store.block {
+            store.write_pending();
+        }
         Some(SpillRef {
             offset,
             len: bytes.len() as u32,
@@ -91,33 +80,57 @@ impl Spill {
 
     /// Done putting: what was put can be taken back from the returned reader, on any thread.
     pub fn finish(self) -> SpillReader {
-        let store = self
+        let mut store = self
             .store
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match store {
-            Store::File { writer, .. } => match writer.into_inner() {
-                Ok(file) => SpillReader::File(file),
-                Err(e) => SpillReader::Lost(e.error().to_string()),
-            },
-            Store::Memory(all) => SpillReader::Memory(all),
+        store.write_pending();
+        store.pending.shrink_to_fit();
+        SpillReader {
+            file: store.file,
+            written: store.written,
+            pending: store.pending,
         }
     }
 }
 
-pub enum SpillReader {
-    File(std::fs::File),
-    Memory(Vec<u8>),
-    /// The temporary file could not be written out: what was put there is gone.
-    Lost(String),
+impl Store {
+    /// Writes what is pending to the file; on failure keeps it, and all that follows, here.
+    fn write_pending(&mut self) {
+        let Some(file) = &mut self.file else { return };
+        if self.failed || self.pending.is_empty() {
+            return;
+        }
+        // A failed write may have written part of the block: the file's length is then
+        // unknown, so the block is read from memory and nothing more goes to the file.
+        match file.write_all(&self.pending) {
+            Ok(()) => {
+                self.written += self.pending.len() as u64;
+                self.pending.clear();
+            }
+            Err(_) => self.failed = true,
+        }
+    }
+}
+
+pub struct SpillReader {
+    file: Option<std::fs::File>,
+    written: u64,
+    pending: Vec<u8>,
 }
 
 impl SpillReader {
     /// The facts put at `at`; an error when they cannot be read back whole.
     pub fn get(&self, at: SpillRef) -> Result<Located, String> {
         let len = at.len as usize;
-        let decoded = match self {
-            SpillReader::File(file) => {
+        // Facts are put whole into the pending block, and blocks are written whole: a file's
+        // facts are either all in the file or all in memory.
+        let decoded = match (&self.file, at.offset.checked_sub(self.written)) {
+            (_, Some(in_memory)) => usize::try_from(in_memory)
+                .ok()
+                .and_then(|start| self.pending.get(start..start.checked_add(len)?))
+                .and_then(codec::decode),
+            (Some(file), None) => {
                 use std::os::unix::fs::FileExt;
                 let mut bytes = vec![0; len];
                 file.read_exact_at(&mut bytes, at.offset).map_err(|e| {
@@ -125,15 +138,8 @@ impl SpillReader {
                 })?;
                 codec::decode(&bytes)
             }
-            SpillReader::Memory(all) => usize::try_from(at.offset)
-                .ok()
-                .and_then(|start| all.get(start..start.checked_add(len)?))
-                .and_then(codec::decode),
-            SpillReader::Lost(e) => {
-                return Err(format!(
-                    "cannot read back its facts: writing a temporary file failed: {e}"
-                ))
-            }
+            // Below `written` with no file: nothing was ever written, so no fact is there.
+            (None, None) => None,
         };
         decoded.ok_or_else(|| "its facts read back from a temporary file are damaged".into())
     }
@@ -148,36 +154,99 @@ mod tests {
         crate::locate::locate(&parsed, "d.yaml")
     }
 
-    #[test]
-    fn facts_come_back_from_the_file_and_from_memory_alike() {
-        let texts = [
-            "kind: Deployment\nspec:\n  containers:\n    - image: a:latest\n",
-            "kind: ServiceAccount\nmetadata:\n  name: x\n",
-            "",
-        ];
-        let file = Spill::new();
-        assert!(matches!(*file.store.lock().unwrap(), Store::File { .. }));
-        let memory = Spill {
-            store: Mutex::new(Store::Memory(Vec::new())),
-        };
-        for spill in [file, memory] {
-            let refs: Vec<_> = texts
-                .iter()
-                .map(|t| spill.put(&located(t)).expect("put"))
-                .collect();
-            let reader = spill.finish();
-            // Out of order, as workers ask for them.
-            for (i, at) in refs.iter().enumerate().rev() {
-                let back = reader.get(*at).expect("read back");
-                let want = located(texts[i]);
-                assert_eq!(format!("{:?}", back.sites), format!("{:?}", want.sites));
-                assert_eq!(format!("{:?}", back.docs), format!("{:?}", want.docs));
+    const TEXTS: [&str; 4] = [
+        "kind: Deployment\nspec:\n  containers:\n    - image: a:latest\n",
+        "kind: ServiceAccount\nmetadata:\n  name: x\n",
+        "",
+        "kind: Kustomization\nimages:\n  - name: a\n    newName: 123456789012.dkr.ecr.us-east-1.amazonaws.com/a\n",
+    ];
+
+    /// Puts every sample `rounds` times, calling `between` after each round.
+    fn put_all(
+        spill: &Spill,
+        rounds: usize,
+        mut between: impl FnMut(usize, &Spill),
+    ) -> Vec<(usize, SpillRef)> {
+        let mut refs = Vec::new();
+        for round in 0..rounds {
+            for (i, text) in TEXTS.iter().enumerate() {
+                refs.push((i, spill.put(&located(text)).expect("put")));
             }
-            let wrong = SpillRef {
-                offset: refs[0].offset + 1,
-                len: refs[0].len,
-            };
-            assert!(reader.get(wrong).is_err());
+            between(round, spill);
         }
+        refs
+    }
+
+    /// Reads every fact back, last first (as workers may), and a wrong place is refused.
+    fn read_all(reader: &SpillReader, refs: &[(usize, SpillRef)]) {
+        for (i, at) in refs.iter().rev() {
+            let back = reader.get(*at).expect("read back");
+            let want = located(TEXTS[*i]);
+            assert_eq!(format!("{:?}", back.sites), format!("{:?}", want.sites));
+            assert_eq!(format!("{:?}", back.docs), format!("{:?}", want.docs));
+        }
+        let (_, first) = refs[0];
+        let shifted = SpillRef {
+            offset: first.offset + 1,
+            len: first.len,
+        };
+        assert!(reader.get(shifted).is_err(), "a wrong place is not misread");
+    }
+
+    #[test]
+    fn facts_come_back_from_a_temporary_file() {
+        let spill = Spill::with(Some(tempfile::tempfile().expect("tempfile")), 100);
+        let refs = put_all(&spill, 20, |_, _| {});
+        let reader = spill.finish();
+        read_all(&reader, &refs);
+        assert!(reader.file.is_some() && reader.written > 0);
+        assert!(reader.pending.is_empty(), "the last block is written too");
+    }
+
+    #[test]
+    fn facts_come_back_from_memory_without_a_temporary_file() {
+        let spill = Spill::with(None, 100);
+        let refs = put_all(&spill, 20, |_, _| {});
+        let reader = spill.finish();
+        read_all(&reader, &refs);
+        assert_eq!(reader.written, 0);
+    }
+
+    /// A disk that fills up: every write fails (`/dev/full`), and what could not be written
+    /// is read from memory.
+    #[test]
+    fn facts_that_cannot_be_written_come_back_from_memory() {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full");
+        let Ok(full) = full else {
+            eprintln!("no /dev/full here: skipped");
+            return;
+        };
+        let spill = Spill::with(Some(full), 100);
+        let refs = put_all(&spill, 20, |_, _| {});
+        let reader = spill.finish();
+        read_all(&reader, &refs);
+        assert_eq!(reader.written, 0);
+        assert!(!reader.pending.is_empty(), "held in memory");
+    }
+
+    /// Writes that work for a while and then fail: what was written is read from the file,
+    /// the rest from memory.
+    #[test]
+    fn facts_written_before_a_failure_stay_readable() {
+        let named = tempfile::NamedTempFile::new().expect("tempfile");
+        let spill = Spill::with(Some(named.reopen().expect("reopen")), 100);
+        let refs = put_all(&spill, 20, |round, spill| {
+            if round == 9 {
+                // The same file, but read-only from now on: every write fails.
+                let read_only = std::fs::File::open(named.path()).expect("open");
+                spill.store.lock().expect("lock").file = Some(read_only);
+            }
+        });
+        let reader = spill.finish();
+        read_all(&reader, &refs);
+        assert!(reader.written > 0, "the first rounds went to the file");
+        assert!(!reader.pending.is_empty(), "the rest stayed in memory");
+        assert!(refs.iter().any(|(_, r)| r.offset < reader.written));
+        assert!(refs.iter().any(|(_, r)| r.offset >= reader.written));
     }
 }
