@@ -111,7 +111,7 @@ pub(super) fn overlay_accounts(
     // root is judged in turn: a map of every root's accounts at once was most of this pass's
     // memory in a repository with thousands of overlays. Accounts are numbers (twelve
     // digits, so their order is the text's); files are indexes, not copies of their paths.
-    let mut rows: Vec<(&str, u64, u32, u32)> = Vec::new();
+    let mut rows: Vec<(&str, u64, usize, u64)> = Vec::new();
     for &(index, ref real) in uses {
         let rel = &files[index].entry.rel;
         let mut roots: Vec<&str> = graph
@@ -128,14 +128,13 @@ pub(super) fn overlay_accounts(
                     .filter_map(|c| c.last().map(|k| &*k.dir)),
             );
         }
-        let mut accounts: Vec<(u64, u32)> = Vec::new();
+        let mut accounts: Vec<(u64, u64)> = Vec::new();
         for &account in &**real {
             match accounts.iter_mut().find(|(a, _)| *a == account) {
                 Some((_, n)) => *n += 1,
                 None => accounts.push((account, 1)),
             }
         }
-        let index = u32::try_from(index).unwrap_or(u32::MAX);
         for &(account, references) in &accounts {
             for &root in &roots {
                 rows.push((root, account, index, references));
@@ -146,9 +145,9 @@ pub(super) fn overlay_accounts(
     let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     for root_rows in rows.chunk_by(|a, b| a.0 == b.0) {
         // Per account: its references, and the files naming it, in file order.
-        let mut ranked: Vec<(u64, u32, Vec<u32>)> = Vec::new();
+        let mut ranked: Vec<(u64, u64, Vec<usize>)> = Vec::new();
         for account_rows in root_rows.chunk_by(|a, b| a.1 == b.1) {
-            let mut paths: Vec<u32> = account_rows.iter().map(|r| r.2).collect();
+            let mut paths: Vec<usize> = account_rows.iter().map(|r| r.2).collect();
             paths.dedup();
             let references = account_rows.iter().map(|r| r.3).sum();
             ranked.push((account_rows[0].1, references, paths));
@@ -165,9 +164,7 @@ pub(super) fn overlay_accounts(
         let majority = format!("{:012}", ranked[0].0);
         for (_, _, paths) in ranked.iter().skip(1) {
             for &index in paths {
-                let list = out
-                    .entry(files[index as usize].entry.rel.clone())
-                    .or_default();
+                let list = out.entry(files[index].entry.rel.clone()).or_default();
                 let item = (
                     majority.clone(),
                     if root.is_empty() {

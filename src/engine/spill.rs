@@ -1,7 +1,8 @@
 //! Where a run keeps each file's located facts between reading the file and running its
-//! rules: in an unnamed temporary file, so that memory does not grow with the repository
-//! (bench/README.md). The operating system's page cache keeps it in memory while memory is
-//! plentiful; the process does not.
+//! rules: in an unnamed temporary file under `$TMPDIR`, so that the process's memory does not
+//! grow with them (bench/README.md). The operating system's page cache keeps the file in
+//! memory while memory is plentiful and writes it out when not; on a tmpfs `$TMPDIR` it stays
+//! in RAM (and counts against a container's memory limit), outside the process.
 //!
 //! The temporary file has no name (`O_TMPFILE` on Linux, or unlinked at once): nothing is left
 //! behind, even by a killed run, and nothing is ever written in the repository. Facts are
@@ -44,7 +45,14 @@ const MAX_SPILLED: usize = u32::MAX as usize;
 
 impl Spill {
     pub fn new() -> Spill {
-        Spill::with(tempfile::tempfile().ok(), BLOCK)
+        // Facts are read back by offset (`FileExt::read_exact_at`), which is Unix's; elsewhere
+        // they stay in memory.
+        let file = if cfg!(unix) {
+            tempfile::tempfile().ok()
+        } else {
+            None
+        };
+        Spill::with(file, BLOCK)
     }
 
     fn with(file: Option<std::fs::File>, block: usize) -> Spill {
@@ -130,19 +138,26 @@ impl SpillReader {
                 .ok()
                 .and_then(|start| self.pending.get(start..start.checked_add(len)?))
                 .and_then(codec::decode),
-            (Some(file), None) => {
-                use std::os::unix::fs::FileExt;
-                let mut bytes = vec![0; len];
-                file.read_exact_at(&mut bytes, at.offset).map_err(|e| {
-                    format!("cannot read back its facts from a temporary file: {e}")
-                })?;
-                codec::decode(&bytes)
-            }
+            (Some(file), None) => codec::decode(&read_at(file, at.offset, len)?),
             // Below `written` with no file: nothing was ever written, so no fact is there.
             (None, None) => None,
         };
-        decoded.ok_or_else(|| "its facts read back from a temporary file are damaged".into())
+        decoded.ok_or_else(|| "its facts, kept by manifix while it ran, came back damaged".into())
     }
+}
+
+#[cfg(unix)]
+fn read_at(file: &std::fs::File, offset: u64, len: usize) -> Result<Vec<u8>, String> {
+    use std::os::unix::fs::FileExt;
+    let mut bytes = vec![0; len];
+    file.read_exact_at(&mut bytes, offset)
+        .map_err(|e| format!("cannot read back its facts from a temporary file: {e}"))?;
+    Ok(bytes)
+}
+
+#[cfg(not(unix))]
+fn read_at(_: &std::fs::File, _: u64, _: usize) -> Result<Vec<u8>, String> {
+    Err("facts are kept in a temporary file only on Unix".into())
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 //!
 //! Numbers are LEB128 varints, strings are a length and their UTF-8 bytes, options a 0/1 byte.
 //! The text of an inline patch is written once per file and shared again on reading, as it
-//! was when located. The form lives only as long as one run: it has no version.
+//! was when located. A check value of the whole form ends it, so that a damaged form is
+//! refused rather than misread. The form lives only as long as one run: it has no version.
 
 use super::{DocFacts, Inline, Located, Placed, Role, Site, Target};
 use crate::yaml::{Scalar, Style};
@@ -12,7 +13,20 @@ use std::sync::Arc;
 
 /// Appends the byte form of `located` to `out`.
 pub fn encode(located: &Located, out: &mut Vec<u8>) {
-    let mut w = Writer { out };
+    let start = out.len();
+    encode_facts(located, &mut Writer { out: &mut *out });
+    let check = check_value(&out[start..]);
+    out.extend_from_slice(&check.to_le_bytes());
+}
+
+/// Bytes of the check value at the end of a form.
+const CHECK_BYTES: usize = 8;
+
+fn check_value(facts: &[u8]) -> u64 {
+    crate::text::content_hash(facts)
+}
+
+fn encode_facts(located: &Located, w: &mut Writer) {
     // Inline patch texts, each once: sites of one patch share one `Arc`.
     let mut texts: Vec<&Arc<str>> = Vec::new();
     for site in &located.sites {
@@ -60,14 +74,18 @@ pub fn encode(located: &Located, out: &mut Vec<u8>) {
     }
 }
 
-/// The facts `encode` wrote; `None` when `bytes` is not such a form (never for bytes `encode`
-/// wrote and nothing changed since).
+/// The facts `encode` wrote; `None` when `bytes` is not such a form: cut, padded, or changed
+/// (as far as a 64-bit check value tells).
 pub fn decode(bytes: &[u8]) -> Option<Located> {
-    let mut r = Reader { bytes };
-    let texts: Vec<Arc<str>> = (0..r.count()?)
+    let (facts, check) = bytes.split_at_checked(bytes.len().checked_sub(CHECK_BYTES)?)?;
+    if check_value(facts).to_le_bytes() != check {
+        return None;
+    }
+    let mut r = Reader { bytes: facts };
+    let texts: Vec<Arc<str>> = (0..r.count(1)?)
         .map(|_| r.text().map(Arc::from))
         .collect::<Option<_>>()?;
-    let mut sites = Vec::with_capacity(r.count()?);
+    let mut sites = Vec::with_capacity(r.count(MIN_SITE_BYTES)?);
     for _ in 0..sites.capacity() {
         let scalar = r.scalar()?;
         let inline = match r.byte()? {
@@ -95,7 +113,7 @@ pub fn decode(bytes: &[u8]) -> Option<Located> {
             },
         });
     }
-    let mut docs = Vec::with_capacity(r.count()?);
+    let mut docs = Vec::with_capacity(r.count(MIN_DOC_BYTES)?);
     for _ in 0..docs.capacity() {
         docs.push(DocFacts {
             index: r.number()?,
@@ -107,6 +125,11 @@ pub fn decode(bytes: &[u8]) -> Option<Located> {
     }
     r.bytes.is_empty().then_some(Located { sites, docs })
 }
+
+/// The fewest bytes a site and a document take in the form: what a count is checked against
+/// before it sizes a list.
+const MIN_SITE_BYTES: usize = 15;
+const MIN_DOC_BYTES: usize = 5;
 
 struct Writer<'a> {
     out: &'a mut Vec<u8>,
@@ -211,10 +234,13 @@ impl Reader<'_> {
         None
     }
 
-    /// A number of items to come: each takes at least a byte, so a count beyond the bytes
-    /// left is not believed (and never sizes a list).
-    fn count(&mut self) -> Option<usize> {
-        self.number().filter(|&n| n <= self.bytes.len())
+    /// A number of items to come, each taking at least `min_bytes`: a count the bytes left
+    /// cannot hold is not believed (and never sizes a list).
+    fn count(&mut self, min_bytes: usize) -> Option<usize> {
+        self.number().filter(|&n| {
+            n.checked_mul(min_bytes)
+                .is_some_and(|b| b <= self.bytes.len())
+        })
     }
 
     fn text(&mut self) -> Option<String> {
@@ -337,6 +363,18 @@ mod tests {
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(decode(&longer).is_none());
+        // A count the bytes cannot hold is refused before it sizes a list, even in a form
+        // whose check value is right.
+        let mut forged = vec![0, 0xff, 0xff, 0x03];
+        let check = check_value(&forged);
+        forged.extend_from_slice(&check.to_le_bytes());
+        assert!(decode(&forged).is_none());
+        // A changed byte anywhere, check value included, is caught.
+        for at in 0..bytes.len() {
+            let mut changed = bytes.clone();
+            changed[at] ^= 0x10;
+            assert!(decode(&changed).is_none(), "byte {at} changed");
+        }
         // A huge count is not believed.
         assert!(decode(&[0xff, 0xff, 0xff, 0xff, 0x0f]).is_none());
     }

@@ -29,9 +29,9 @@ pub struct IrsaIssue {
 type Key<'a> = (&'a str, &'a str);
 
 /// What IRSA wiring needs of one file, owned: its resources' identities and the few values
-/// that name or annotate ServiceAccounts. A run keeps these of every file at once, and not the
-/// file's other facts.
-/// Held for every such file of a run at once: sized exactly, numbers in 32 bits.
+/// that name or annotate ServiceAccounts. A run holds these of every file that has any, at
+/// once, and not the files' other facts: so they are sized exactly, with indexes in 32 bits
+/// (a file with more than 4 billion sites is far past the 16 MiB file size limit).
 #[derive(Debug, Default)]
 pub struct IrsaFacts {
     docs: Box<[IrsaDoc]>,
