@@ -696,7 +696,9 @@ fn walk_files(root: &Path) -> Vec<PathBuf> {
 
 /// kill -9 in the middle of writing: every file is exactly the old or exactly the new text,
 /// and a second run finishes the job. The kill is timed by watching the files: after the
-/// first, a quarter, half and most of them have been written, and once during analysis.
+/// first, a quarter, half and most of them have been written, and once during analysis. The
+/// run's own temporary file (the facts it keeps between reading and fixing) has no name, so
+/// a kill leaves nothing in its TMPDIR either.
 #[cfg(unix)]
 #[test]
 fn kill_9_during_fix_leaves_every_file_old_or_new() {
@@ -712,6 +714,7 @@ fn kill_9_during_fix_leaves_every_file_old_or_new() {
             write(root, &name(i), old(i).as_bytes());
         }
     };
+    let spill_dir = tempfile::tempdir().expect("tempdir");
     let mut mixed_runs = 0;
     for watch in [
         None,
@@ -724,6 +727,7 @@ fn kill_9_during_fix_leaves_every_file_old_or_new() {
         let mut child = Command::new(env!("CARGO_BIN_EXE_manifix"))
             .args(["fix", "--account", REAL, "."])
             .current_dir(root)
+            .env("TMPDIR", spill_dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -764,6 +768,8 @@ fn kill_9_during_fix_leaves_every_file_old_or_new() {
             assert!(news > k, "watch {k}: only {news} new");
         }
         mixed_runs += usize::from(olds > 0 && news > 0);
+        let in_tmpdir = walk_files(spill_dir.path());
+        assert!(in_tmpdir.is_empty(), "left in TMPDIR: {in_tmpdir:?}");
         // Writes are one at a time: at most the one in flight leaves its temporary file, named
         // for the killed process, and it is no .yaml file a later run would read.
         let leftovers: Vec<PathBuf> = walk_files(root)
