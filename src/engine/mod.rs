@@ -1,5 +1,10 @@
 //! One run over a repository: read and parse every file, learn the accounts it names, run the
 //! rules, and collect findings, errors and skipped files in a deterministic order.
+//!
+//! What is located in each file waits in the run's spill (`spill`, a temporary file) rather
+//! than in memory: it is read back once for the repository-wide passes (image uses, IRSA
+//! wiring, overlay accounts, the cluster's region), which keep only what they need of it, and
+//! once more for the file's rules. Both passes take the files a slice at a time.
 
 use crate::config::{Config, Level};
 use crate::discover::{discover, FileEntry};
