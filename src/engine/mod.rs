@@ -114,14 +114,24 @@ impl Default for Held {
 }
 
 impl Held {
-    /// The facts, read back from `spill` when they were put there.
+    /// The facts of the file at `path`, read back from `spill` when they were put there; when
+    /// they cannot be, the file's error (it is then neither checked nor fixed).
     fn get<'a>(
         &'a self,
         spill: &spill::SpillReader,
-    ) -> Result<std::borrow::Cow<'a, Located>, String> {
+        path: &str,
+    ) -> Result<std::borrow::Cow<'a, Located>, FileError> {
         match self {
             Held::Here(located) => Ok(std::borrow::Cow::Borrowed(located)),
-            Held::Spilled(at) => spill.get(*at).map(std::borrow::Cow::Owned),
+            Held::Spilled(at) => spill
+                .get(*at)
+                .map(std::borrow::Cow::Owned)
+                .map_err(|message| FileError {
+                    path: path.to_string(),
+                    line: 1,
+                    column: 1,
+                    message: format!("{message}: not checked or fixed"),
+                }),
         }
     }
 }
@@ -274,13 +284,13 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     // into the lists above, would be a large part of the peak memory of a large run.
     for (slice, files) in run.files.chunks_mut(FACTS_SLICE).enumerate() {
         let per_file = parallel_map(files, |f| {
-            let located = f.located.get(&spill)?;
+            let located = f.located.get(&spill, &f.entry.rel)?;
             let file = FileImages {
                 path: &f.entry.rel,
                 located: &located,
             };
             let one = std::slice::from_ref(&file);
-            Ok::<_, String>((
+            Ok::<_, FileError>((
                 tag_uses(one, &graph, &policy),
                 missing_overrides(one, &graph),
                 IrsaFacts::of(&located),
@@ -307,13 +317,8 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
                         *region_counts.entry(region).or_default() += 1;
                     }
                 }
-                Err(message) => {
-                    run.errors.push(FileError {
-                        path: file.entry.rel.clone(),
-                        line: 1,
-                        column: 1,
-                        message: format!("{message}: not checked or fixed"),
-                    });
+                Err(error) => {
+                    run.errors.push(error);
                     // Nothing is reported or fixed in a file whose facts are lost.
                     file.relevant = false;
                     file.located = Held::default();
@@ -402,12 +407,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         if !file.relevant || !in_scope(&file.entry.rel) {
             return Ok(Vec::new());
         }
-        let located = located.get(&spill).map_err(|message| FileError {
-            path: file.entry.rel.clone(),
-            line: 1,
-            column: 1,
-            message: format!("{message}: not checked or fixed"),
-        })?;
+        let located = located.get(&spill, &file.entry.rel)?;
         // Read again only if a finding needs the text to be placed (most are placed from
         // where their site was noted to be): then checked to be the file analysed.
         let file = &*file;
