@@ -4,7 +4,6 @@
 use crate::cli::{CheckArgs, Cli, ColorChoice, Command, Common, FixArgs, Format};
 use crate::emit::{self, Paint};
 use crate::engine::{analyze, Run, RunError, RunOptions};
-use crate::finding::Severity;
 use crate::fix::{plan_fixes, write_file};
 use crate::recipe::{Recipe, RecipeError};
 use crate::resolve::Origin;
@@ -166,14 +165,13 @@ pub(crate) fn report_side_notes(run: &Run, err: &mut dyn Write, paint: Paint) ->
     for note in &run.registry_notes {
         writeln!(err, "note: {note}")?;
     }
-    let has_placeholder = run.findings.iter().any(|f| f.rule == "placeholder-account");
-    if has_placeholder {
+    if run.tally().of_rule("placeholder-account") > 0 {
         let mut told = std::collections::BTreeSet::new();
-        for f in run
-            .findings
-            .iter()
-            .filter(|f| f.rule == "placeholder-account")
-        {
+        for f in run.findings() {
+            let f = f?;
+            if f.rule != "placeholder-account" {
+                continue;
+            }
             if let Some(t) = run.resolved.accounts.target_for(&f.path) {
                 if matches!(t.origin, Origin::Inferred(_)) && told.insert(t.account.clone()) {
                     writeln!(err, "note: target account {} {}", t.account, t.origin)?;
@@ -195,24 +193,21 @@ fn check(
     let run = analyze(&opts)?;
     match args.format {
         Format::Sarif => {
-            let texts = emit::sarif::SourceTexts::collect(&run, &opts.root);
-            serde_json::to_writer_pretty(&mut *out, &emit::sarif::report(&run, &texts))
-                .map_err(io::Error::other)?;
+            emit::sarif::report(out, &run, &opts.root)?;
             writeln!(out)?;
         }
         Format::Github => emit::github::report(out, &run)?,
-        Format::Markdown => write!(out, "{}", emit::markdown::report(&run))?,
+        Format::Markdown => write!(out, "{}", emit::markdown::report(&run)?)?,
         Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, &emit::json::report(&run))
-                .map_err(io::Error::other)?;
+            emit::json::report(out, &run)?;
             writeln!(out)?;
         }
         Format::Text => {
             report_side_notes(&run, err, paint_err)?;
-            for f in &run.findings {
-                emit::text::finding(out, f, paint_out)?;
+            for f in run.findings() {
+                emit::text::finding(out, &f.map_err(io::Error::from)?, paint_out)?;
             }
-            if missing_target(&run) {
+            if missing_target(&run)? {
                 writeln!(err, "note: {}", run.resolved.accounts.missing_target_help())?;
             }
             writeln!(out, "{}", emit::text::run_summary(&run))?;
@@ -220,7 +215,7 @@ fn check(
     }
     Ok(if !run.errors.is_empty() || !run.source_errors.is_empty() {
         EXIT_ERROR
-    } else if run.findings.iter().any(|f| f.severity == Severity::Error) {
+    } else if run.tally().errors > 0 {
         EXIT_FINDINGS
     } else {
         EXIT_CLEAN
@@ -252,7 +247,7 @@ const FIX_SLICE: usize = 512;
 /// replacement account.
 fn ready_to_fix(run: &Run, err: &mut dyn Write, paint: Paint) -> io::Result<bool> {
     report_side_notes(run, err, paint)?;
-    if missing_target(run) {
+    if missing_target(run)? {
         writeln!(
             err,
             "{}: {}",
@@ -272,10 +267,17 @@ pub(crate) fn fix_choice(args: &FixArgs) -> crate::fix::FixChoice {
 }
 
 /// A placeholder was found in a file for which no real account is known.
-pub(crate) fn missing_target(run: &Run) -> bool {
-    run.findings.iter().any(|f| {
-        f.rule == "placeholder-account" && run.resolved.accounts.target_for(&f.path).is_none()
-    })
+pub(crate) fn missing_target(run: &Run) -> io::Result<bool> {
+    if run.tally().of_rule("placeholder-account") == 0 {
+        return Ok(false);
+    }
+    for f in run.findings() {
+        let f = f?;
+        if f.rule == "placeholder-account" && run.resolved.accounts.target_for(&f.path).is_none() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Removes the temporary files an interrupted `manifix fix` left (each file it was writing is

@@ -103,11 +103,16 @@ pub fn fix_on_branch(
                     .map(|x| (x.path.as_str(), x.range.start, x.rule))
             })
             .collect();
-        let unresolved: Vec<_> = run
-            .findings
-            .iter()
-            .filter(|f| !fixed.contains(&(f.path.as_str(), f.range.start, f.rule)))
-            .collect();
+        let mut unresolved = Vec::new();
+        for f in run.findings() {
+            let f = f.map_err(|e| vcs::VcsError::Io {
+                path: e.path.clone(),
+                source: e.into(),
+            })?;
+            if !fixed.contains(&(f.path.as_str(), f.range.start, f.rule)) {
+                unresolved.push(f);
+            }
+        }
         let subject = message.lines().next().unwrap_or("");
         let body = emit::pr::pull_request_body(&plan.files, &unresolved, subject);
         std::fs::write(path, body).map_err(|source| vcs::VcsError::Io {

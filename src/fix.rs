@@ -93,13 +93,19 @@ fn plan_file(run: &Run, file: &crate::engine::Analyzed, choice: FixChoice) -> Fi
         held_back: 0,
         outcome: None,
     };
-    let mine = crate::resolve::for_path(&run.findings, &file.entry.rel, |f| &f.path);
+    let mine = match run.findings_of(file) {
+        Ok(mine) => mine,
+        Err(e) => {
+            one.outcome = Some(Err(e));
+            return one;
+        }
+    };
     let mut chosen = Vec::new();
     for finding in mine {
         match &finding.fix {
             None => one.unfixable += 1,
-            Some(fix) if !choice.wants(finding, fix) => one.held_back += 1,
-            Some(_) => chosen.push(finding.clone()),
+            Some(fix) if !choice.wants(&finding, fix) => one.held_back += 1,
+            Some(_) => chosen.push(finding),
         }
     }
     if chosen.is_empty() {

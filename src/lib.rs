@@ -11,6 +11,7 @@ pub mod emit;
 pub mod engine;
 pub mod finding;
 pub mod fix;
+pub(crate) mod form;
 pub mod locate;
 pub mod recipe;
 pub mod registry;

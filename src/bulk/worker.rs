@@ -87,7 +87,7 @@ fn work(spec: &RepoSpec, job: &Job, diff: &mut String) -> Result<RepoRecord, Str
         ..RunOptions::default()
     };
     let run = analyze(&opts).map_err(|e| e.to_string())?;
-    if crate::app::missing_target(&run) {
+    if crate::app::missing_target(&run).map_err(|e| e.to_string())? {
         return Err(run.resolved.accounts.missing_target_help());
     }
     let plan = plan_fixes(&run, FixChoice::default());
@@ -95,7 +95,7 @@ fn work(spec: &RepoSpec, job: &Job, diff: &mut String) -> Result<RepoRecord, Str
         repo: spec.id.clone(),
         status: Status::Unchanged,
         files_changed: plan.files.len(),
-        findings: run.findings.len(),
+        findings: run.tally().total,
         fixes: plan.fixes(),
         branch: None,
         commit: None,

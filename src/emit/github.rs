@@ -28,7 +28,8 @@ fn command(severity: Severity) -> &'static str {
 /// One command per finding, then file errors, unreachable sources and skipped files that may
 /// hide a problem, then the summary as a plain log line.
 pub fn report(out: &mut dyn Write, run: &Run) -> io::Result<()> {
-    for f in &run.findings {
+    for f in run.findings() {
+        let f = f?;
         writeln!(
             out,
             "::{} file={},line={},col={},title={}::{}",

@@ -1,51 +1,73 @@
-//! `--format json`: one object with findings, file errors, skipped files and a summary.
+//! `--format json`: one object with findings, file errors, skipped files and a summary. The
+//! findings are written one at a time as they are read back (`pretty`), so a large run's
+//! report is never held whole.
 
+use super::pretty::{self, Node};
 use crate::engine::Run;
-use crate::finding::Severity;
+use crate::finding::Finding;
 use serde_json::{json, Value};
+use std::io::{self, Write};
 
-pub fn report(run: &Run) -> Value {
-    let findings: Vec<Value> = run
-        .findings
-        .iter()
-        .map(|f| {
-            let mut v = json!({
-                "rule": f.rule,
-                "severity": f.severity,
-                "path": f.path,
-                "line": f.line,
-                "column": f.column,
-                "message": f.message,
-            });
-            if let Some(fix) = &f.fix {
-                v["fix"] = json!({
-                    "replacement": fix.replacement,
-                    "title": fix.title,
-                    "applicability": fix.applicability,
-                });
-            }
-            v
-        })
-        .collect();
-    let count = |s: Severity| run.findings.iter().filter(|f| f.severity == s).count();
-    json!({
-        "findings": findings,
-        "errors": run.errors.iter().map(|e| json!({
-            "path": e.path, "line": e.line, "column": e.column, "message": e.message,
-        })).collect::<Vec<_>>(),
-        "source_errors": run.source_errors,
-        "skipped": run.skipped.iter().map(|s| json!({
-            "path": s.path, "reason": s.reason,
-        })).collect::<Vec<_>>(),
-        "summary": {
-            "findings": run.findings.len(),
-            "errors": count(Severity::Error),
-            "warnings": count(Severity::Warning),
-            "info": count(Severity::Info),
-            "fixable": run.findings.iter().filter(|f| f.fix.is_some()).count(),
-            "files": run.files_checked,
-            "skipped": run.skipped.len(),
-            "file_errors": run.errors.len(),
-        }
-    })
+fn finding(f: &Finding) -> Value {
+    let mut v = json!({
+        "rule": f.rule,
+        "severity": f.severity,
+        "path": f.path,
+        "line": f.line,
+        "column": f.column,
+        "message": f.message,
+    });
+    if let Some(fix) = &f.fix {
+        v["fix"] = json!({
+            "replacement": fix.replacement,
+            "title": fix.title,
+            "applicability": fix.applicability,
+        });
+    }
+    v
+}
+
+/// Writes the report (without a line break after it).
+pub fn report(out: &mut dyn Write, run: &Run) -> io::Result<()> {
+    let tally = run.tally();
+    let findings = run.findings().map(|f| Ok(finding(&f?)));
+    // In key order, as a `Value` would print them.
+    pretty::write(
+        out,
+        Node::Object(vec![
+            (
+                "errors",
+                Node::Value(json!(run
+                    .errors
+                    .iter()
+                    .map(|e| json!({
+                        "path": e.path, "line": e.line, "column": e.column, "message": e.message,
+                    }))
+                    .collect::<Vec<_>>())),
+            ),
+            ("findings", Node::Stream(Box::new(findings))),
+            (
+                "skipped",
+                Node::Value(json!(run
+                    .skipped
+                    .iter()
+                    .map(|s| json!({ "path": s.path, "reason": s.reason }))
+                    .collect::<Vec<_>>())),
+            ),
+            ("source_errors", Node::Value(json!(run.source_errors))),
+            (
+                "summary",
+                Node::Value(json!({
+                    "findings": tally.total,
+                    "errors": tally.errors,
+                    "warnings": tally.warnings,
+                    "info": tally.info,
+                    "fixable": tally.fixable,
+                    "files": run.files_checked,
+                    "skipped": run.skipped.len(),
+                    "file_errors": run.errors.len(),
+                })),
+            ),
+        ]),
+    )
 }

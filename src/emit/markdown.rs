@@ -160,7 +160,7 @@ fn finding_item(md: &mut String, f: &Finding) {
 }
 
 /// `4 errors, 1 warning` (only the non-zero counts); `nothing` when there are none.
-fn counts(findings: &[&Finding]) -> String {
+fn counts(findings: &[Finding]) -> String {
     let n = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
     let parts: Vec<String> = [
         (n(Severity::Error), "error", "errors"),
@@ -178,15 +178,29 @@ fn counts(findings: &[&Finding]) -> String {
     }
 }
 
-pub fn report(run: &Run) -> String {
+/// The checklist line of an area with something to fix.
+fn to_fix_line(title: &str, findings: &[Finding]) -> String {
+    let auto = findings.iter().filter(|f| f.fix.is_some()).count();
+    let command = findings
+        .iter()
+        .find(|f| f.fix.is_some())
+        .map_or("manifix fix", fix_command);
+    let how = if auto == findings.len() {
+        format!("all fixable with `{command}`")
+    } else if auto > 0 {
+        format!("{auto} fixable with `{command}`")
+    } else {
+        "no automatic fix in this run".to_string()
+    };
+    format!("- [ ] {title}: {} ({how})", counts(findings))
+}
+
+/// The report; an error when the run's findings cannot be read back.
+pub fn report(run: &Run) -> std::io::Result<String> {
     let mut md = String::new();
-    let count = |s: Severity| run.findings.iter().filter(|f| f.severity == s).count();
-    let (errors, warnings, info) = (
-        count(Severity::Error),
-        count(Severity::Warning),
-        count(Severity::Info),
-    );
-    let fixable = run.findings.iter().filter(|f| f.fix.is_some()).count();
+    let tally = run.tally();
+    let (errors, warnings, info, fixable) =
+        (tally.errors, tally.warnings, tally.info, tally.fixable);
 
     md.push_str("# manifix audit: ECR images, AWS accounts and image tags\n\n");
     md.push_str("## Summary\n\n");
@@ -225,28 +239,46 @@ pub fn report(run: &Run) -> String {
     let _ = writeln!(md, "\n**Status:** {status}");
 
     let mut titles: Vec<&'static str> = AREAS.iter().map(|a| a.title).collect();
-    if run.findings.iter().any(|f| area_of(f.rule) == OTHER) {
+    if tally.rules().any(|rule| area_of(rule) == OTHER) {
         titles.push(OTHER);
     }
-    let in_area = |title: &str| -> Vec<&Finding> {
-        run.findings
-            .iter()
-            .filter(|f| area_of(f.rule) == title)
-            .collect()
+    // The findings of one area at a time, read back for it: a run's findings are not held.
+    let in_area = |title: &str| -> std::io::Result<Vec<Finding>> {
+        let mut found = Vec::new();
+        for f in run.findings() {
+            let f = f?;
+            if area_of(f.rule) == title {
+                found.push(f);
+            }
+        }
+        Ok(found)
     };
 
+    // Per area, its checklist line: under "Fine" when it has nothing to fix, else "To fix".
+    let mut fine_areas = Vec::new();
+    let mut open_areas = Vec::new();
     for &title in &titles {
         let _ = writeln!(md, "\n## {title}\n");
         if let Some(area) = AREAS.iter().find(|a| a.title == title) {
             let rules: Vec<String> = area.rules.iter().map(|r| format!("`{r}`")).collect();
             let _ = writeln!(md, "{} Rules: {}.\n", area.about, rules.join(", "));
         }
-        let findings = in_area(title);
+        let findings = in_area(title)?;
         if findings.is_empty() {
             md.push_str("No findings.\n");
         }
-        for f in findings {
+        for f in &findings {
             finding_item(&mut md, f);
+        }
+        if findings.iter().all(|f| f.severity == Severity::Info) {
+            let notes = if findings.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", counts(&findings))
+            };
+            fine_areas.push(format!("- [x] {title}: nothing to fix{notes}"));
+        } else {
+            open_areas.push(to_fix_line(title, &findings));
         }
     }
 
@@ -275,17 +307,9 @@ pub fn report(run: &Run) -> String {
 
     md.push_str("\n## Checklist\n\n### Fine\n\n");
     let mut fine = 0;
-    for &title in &titles {
-        let findings = in_area(title);
-        if findings.iter().all(|f| f.severity == Severity::Info) {
-            let notes = if findings.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", counts(&findings))
-            };
-            let _ = writeln!(md, "- [x] {title}: nothing to fix{notes}");
-            fine += 1;
-        }
+    for line in fine_areas {
+        let _ = writeln!(md, "{line}");
+        fine += 1;
     }
     if run.errors.is_empty() {
         let _ = writeln!(
@@ -301,24 +325,8 @@ pub fn report(run: &Run) -> String {
 
     md.push_str("\n### To fix\n\n");
     let mut open = 0;
-    for &title in &titles {
-        let findings = in_area(title);
-        if findings.iter().all(|f| f.severity == Severity::Info) {
-            continue;
-        }
-        let auto = findings.iter().filter(|f| f.fix.is_some()).count();
-        let command = findings
-            .iter()
-            .find(|f| f.fix.is_some())
-            .map_or("manifix fix", |f| fix_command(f));
-        let how = if auto == findings.len() {
-            format!("all fixable with `{command}`")
-        } else if auto > 0 {
-            format!("{auto} fixable with `{command}`")
-        } else {
-            "no automatic fix in this run".to_string()
-        };
-        let _ = writeln!(md, "- [ ] {title}: {} ({how})", counts(&findings));
+    for line in open_areas {
+        let _ = writeln!(md, "{line}");
         open += 1;
     }
     if !run.errors.is_empty() {
@@ -342,7 +350,7 @@ pub fn report(run: &Run) -> String {
     }
 
     let _ = writeln!(md, "\n{IRSA_NOTE}");
-    md
+    Ok(md)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ pub mod github;
 pub mod json;
 pub mod markdown;
 pub mod pr;
+mod pretty;
 pub mod sarif;
 pub mod text;
 

@@ -97,7 +97,7 @@ pub fn commit_message(files: &[FilePlan], subject_override: Option<&str>) -> Str
 }
 
 /// The Markdown pull-request description: what was fixed, file by file, and what was not.
-pub fn pull_request_body(files: &[FilePlan], unresolved: &[&Finding], subject: &str) -> String {
+pub fn pull_request_body(files: &[FilePlan], unresolved: &[Finding], subject: &str) -> String {
     let mut md = format!("## {subject}\n\n| rule | fixed |\n|---|---:|\n");
     for (rule, n) in counts(files) {
         md.push_str(&format!("| `{rule}` | {n} |\n"));

@@ -1,41 +1,39 @@
 //! `--format sarif`: one SARIF 2.1.0 log for GitHub code scanning (and any other SARIF reader).
 //! Every registered rule is described in `tool.driver.rules`; each finding is a result with its
 //! full region, a fingerprint that survives unrelated edits, and, where the edit is a plain
-//! one-line replacement, a SARIF `fix`. File errors are tool execution notifications.
+//! one-line replacement, a SARIF `fix`. File errors are tool execution notifications. Results
+//! are written one at a time as the findings are read back (`pretty`), so a large run's log
+//! is never held whole.
 
+use super::pretty::{self, Node};
 use crate::engine::Run;
 use crate::finding::{Finding, Severity};
 use crate::rules;
 use crate::text::LineIndex;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Write};
 use std::path::Path;
 
 pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 const SRCROOT: &str = "%SRCROOT%";
 
-/// The text of every file a finding points at, read again from under the root (the run keeps
-/// no texts). A file that cannot be read gives regions without an end.
-pub struct SourceTexts {
-    texts: HashMap<String, String>,
+/// The text of the file the findings being written point into, read again from under the
+/// root (the run keeps no texts): findings come a file at a time, so one text is held at a
+/// time. A file that cannot be read gives regions without an end.
+struct SourceText<'a> {
+    root: &'a Path,
+    path: String,
+    text: Option<String>,
 }
 
-impl SourceTexts {
-    pub fn collect(run: &Run, root: &Path) -> SourceTexts {
-        // The run keeps no texts: read those the findings point into.
-        let mut texts: HashMap<String, String> = HashMap::new();
-        for f in &run.findings {
-            if !texts.contains_key(&f.path) {
-                if let Ok(text) = std::fs::read_to_string(root.join(&f.path)) {
-                    texts.insert(f.path.clone(), text);
-                }
-            }
+impl SourceText<'_> {
+    fn of(&mut self, path: &str) -> Option<&str> {
+        if self.path != path {
+            self.path = path.to_string();
+            self.text = std::fs::read_to_string(self.root.join(path)).ok();
         }
-        SourceTexts { texts }
-    }
-
-    pub fn get(&self, path: &str) -> Option<&str> {
-        self.texts.get(path).map(String::as_str)
+        self.text.as_deref()
     }
 }
 
@@ -153,7 +151,9 @@ fn rule_descriptor(meta: &rules::RuleMeta) -> Value {
     })
 }
 
-pub fn report(run: &Run, texts: &SourceTexts) -> Value {
+/// Writes the log (without a line break after it); `root` is where the findings' files are
+/// read again from.
+pub fn report(out: &mut dyn Write, run: &Run, root: &Path) -> io::Result<()> {
     let all = rules::all();
     let index: BTreeMap<&str, usize> = all
         .iter()
@@ -162,11 +162,16 @@ pub fn report(run: &Run, texts: &SourceTexts) -> Value {
         .collect();
     // Identical lines flagged by one rule in one file are told apart by their order.
     let mut seen: HashMap<u64, usize> = HashMap::new();
-    let results: Vec<Value> = run
-        .findings
-        .iter()
-        .map(|f| {
-            let text = texts.get(&f.path);
+    let mut source = SourceText {
+        root,
+        path: String::new(),
+        text: None,
+    };
+    let results = run.findings().map(move |f| {
+        let f = f?;
+        Ok({
+            let f = &f;
+            let text = source.of(&f.path);
             let hash = fnv1a(&[f.rule, &f.path, line_text(f, text)]);
             let occurrence = seen.entry(hash).or_insert(0);
             *occurrence += 1;
@@ -192,7 +197,7 @@ pub fn report(run: &Run, texts: &SourceTexts) -> Value {
             }
             result
         })
-        .collect();
+    });
 
     let mut notifications: Vec<Value> = Vec::new();
     for e in &run.errors {
@@ -227,26 +232,35 @@ pub fn report(run: &Run, texts: &SourceTexts) -> Value {
         invocation["toolExecutionNotifications"] = Value::Array(notifications);
     }
 
-    json!({
-        "$schema": SCHEMA,
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {
-                "driver": {
-                    "name": "manifix",
-                    "version": env!("CARGO_PKG_VERSION"),
-                    "semanticVersion": env!("CARGO_PKG_VERSION"),
-                    "rules": all.iter().map(|r| rule_descriptor(r.meta())).collect::<Vec<_>>(),
-                }
-            },
-            "invocations": [invocation],
-            "originalUriBaseIds": {
+    let tool = json!({
+        "driver": {
+            "name": "manifix",
+            "version": env!("CARGO_PKG_VERSION"),
+            "semanticVersion": env!("CARGO_PKG_VERSION"),
+            "rules": all.iter().map(|r| rule_descriptor(r.meta())).collect::<Vec<_>>(),
+        }
+    });
+    // In key order, as a `Value` would print them.
+    let sarif_run = Node::Object(vec![
+        ("columnKind", Node::Value(json!("unicodeCodePoints"))),
+        ("invocations", Node::Value(json!([invocation]))),
+        (
+            "originalUriBaseIds",
+            Node::Value(json!({
                 SRCROOT: { "description": { "text": "The root of the checked repository." } }
-            },
-            "columnKind": "unicodeCodePoints",
-            "results": results,
-        }]
-    })
+            })),
+        ),
+        ("results", Node::Stream(Box::new(results))),
+        ("tool", Node::Value(tool)),
+    ]);
+    pretty::write(
+        out,
+        Node::Object(vec![
+            ("$schema", Node::Value(json!(SCHEMA))),
+            ("runs", Node::Array(vec![sarif_run])),
+            ("version", Node::Value(json!("2.1.0"))),
+        ]),
+    )
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The default text output: `path:line:col: rule-id: message`, then a summary line.
 
 use super::Paint;
-use crate::engine::{FileError, SkippedFile};
+use crate::engine::{FileError, SkippedFile, Tally};
 use crate::finding::{Finding, Severity};
 use std::io::{self, Write};
 
@@ -50,23 +50,21 @@ pub fn plural(n: usize, one: &str, many: &str) -> String {
 /// `3 findings (3 errors, 0 warnings, 0 info; 3 fixable) in 12 files; 1 skipped; 0 file errors`
 pub fn run_summary(run: &crate::engine::Run) -> String {
     summary(
-        &run.findings,
+        run.tally(),
         run.files_checked,
         run.skipped.len(),
         run.errors.len(),
     )
 }
 
-fn summary(findings: &[Finding], files: usize, skipped: usize, errors: usize) -> String {
-    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
-    let fixable = findings.iter().filter(|f| f.fix.is_some()).count();
+fn summary(tally: &Tally, files: usize, skipped: usize, errors: usize) -> String {
     format!(
         "{} ({}, {}, {} info; {} fixable) in {}; {} skipped; {}",
-        plural(findings.len(), "finding", "findings"),
-        plural(count(Severity::Error), "error", "errors"),
-        plural(count(Severity::Warning), "warning", "warnings"),
-        count(Severity::Info),
-        fixable,
+        plural(tally.total, "finding", "findings"),
+        plural(tally.errors, "error", "errors"),
+        plural(tally.warnings, "warning", "warnings"),
+        tally.info,
+        tally.fixable,
         plural(files, "file", "files"),
         skipped,
         plural(errors, "file error", "file errors"),

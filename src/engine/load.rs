@@ -2,7 +2,7 @@
 //! keeps; relevant files read again (and checked unchanged) when rules and fixes need text.
 
 use super::spill::Spill;
-use super::{Analyzed, FileError, Held, SkippedFile};
+use super::{Analyzed, FileError, FileFindings, Held, SkippedFile};
 use crate::discover::{FileEntry, FileKind};
 use crate::locate::aws::find_accounts;
 use crate::locate::locate_relevant;
@@ -259,6 +259,7 @@ fn load(entry: FileEntry, keep_prefixes: &[String], spill: &Spill) -> Loaded {
             comments,
             kustomization,
             located,
+            found: FileFindings::None,
         }),
         accounts,
     )

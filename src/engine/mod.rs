@@ -4,11 +4,13 @@
 //! What is located in each file waits in the run's spill (`spill`, a temporary file) rather
 //! than in memory: it is read back once for the repository-wide passes (image uses, IRSA
 //! wiring, overlay accounts, the cluster's region), which keep only what they need of it, and
-//! once more for the file's rules. Both passes take the files a slice at a time.
+//! once more for the file's rules. Both passes take the files a slice at a time. The findings
+//! of each file then wait in a second spill until the report or the fix reads them back
+//! (`found`): memory holds only their counts.
 
 use crate::config::{Config, Level};
 use crate::discover::{discover, FileEntry};
-use crate::finding::{Finding, Severity};
+use crate::finding::Severity;
 use crate::locate::images::{missing_overrides, tag_uses, FileImages};
 use crate::locate::irsa::{irsa_issues, IrsaFacts};
 use crate::locate::kustomize::Graph;
@@ -24,6 +26,7 @@ use crate::text::LineIndex;
 use std::path::{Path, PathBuf};
 
 mod facts;
+mod found;
 mod load;
 mod spill;
 
@@ -31,6 +34,7 @@ use facts::{
     check_registry, cluster_region, overlay_accounts, AccountUses, RegionCounts,
     REQUIRE_IMAGE_DEPTH,
 };
+pub use found::{FileFindings, Findings, FindingsIter, Tally};
 pub(crate) use load::parallel_map;
 use load::parallel_map_mut;
 use load::{load_all, Loaded};
@@ -97,6 +101,9 @@ pub struct Analyzed {
     /// The file's relevant sites and documents, kept out of memory until they are used
     /// (`spill`); emptied once the rules have run over the file.
     pub located: Held,
+    /// The file's findings, kept out of memory until a report or a fix reads them
+    /// (`Run::findings_of`).
+    pub found: FileFindings,
 }
 
 /// A file's located facts: put away in the run's spill, or (when they could not be) here.
@@ -148,7 +155,8 @@ pub struct Leftover {
 #[derive(Debug, Default)]
 pub struct Run {
     pub files: Vec<Analyzed>,
-    pub findings: Vec<Finding>,
+    /// Read through `Run::findings`, `Run::findings_of` and `Run::tally`.
+    findings: Findings,
     pub errors: Vec<FileError>,
     pub skipped: Vec<SkippedFile>,
     /// Temporary files of an interrupted `manifix fix`: `fix` removes them.
@@ -454,11 +462,6 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
                 found.retain(|f| !suppressed(&comments, lines, f.rule, f.line));
             }
         }
-        // Every finding is held until the report: none keeps the slack of its growing.
-        for finding in &mut found {
-            finding.message.shrink_to_fit();
-        }
-        found.shrink_to_fit();
         // A file that had to be read again and was no longer the file analysed reports that
         // instead of its findings.
         match text.into_error() {
@@ -468,21 +471,17 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     };
     // A slice of files at a time, like the facts above: each slice's findings join the list
     // before the next slice is checked.
+    let mut kept = found::FindingsWriter::new();
     for files in run.files.chunks_mut(FACTS_SLICE) {
         let per_file = parallel_map_mut(files, check_file);
-        run.findings.reserve(
-            per_file
-                .iter()
-                .map(|r| r.as_ref().map_or(0, Vec::len))
-                .sum(),
-        );
-        for result in per_file {
+        for (file, result) in files.iter_mut().zip(per_file) {
             match result {
-                Ok(found) => run.findings.extend(found),
+                Ok(found) => file.found = kept.keep(found),
                 Err(e) => run.errors.push(e),
             }
         }
     }
+    let mut others = Vec::new();
     for rule in rules::all() {
         let level = level_of(rule.meta().id);
         if level == Some(Level::Allow) {
@@ -499,14 +498,10 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
             if level == Some(Level::Warn) && finding.severity == Severity::Error {
                 finding.severity = Severity::Warning;
             }
-            run.findings.push(finding);
+            others.push(finding);
         }
     }
-    // In place, without the buffer a stable sort takes: the input order is the same on every
-    // run, so findings that compare equal still come out in the same order.
-    run.findings.sort_unstable_by(|a, b| {
-        (&a.path, a.range.start, a.rule).cmp(&(&b.path, b.range.start, b.rule))
-    });
+    run.findings = kept.finish(others);
     run.errors.sort_by(|a, b| a.path.cmp(&b.path));
     run.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(run)

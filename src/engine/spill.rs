@@ -1,6 +1,7 @@
-//! Where a run keeps each file's located facts between reading the file and running its
-//! rules: in an unnamed temporary file under `$TMPDIR`, so that the process's memory does not
-//! grow with them (bench/README.md). The operating system's page cache keeps the file in
+//! Where a run keeps what it has learnt of each file until it is needed: the located facts
+//! between reading the file and running its rules, and the findings between the rules and the
+//! report. They wait in an unnamed temporary file under `$TMPDIR`, so that the process's
+//! memory does not grow with them (bench/README.md). The operating system's page cache keeps the file in
 //! memory while memory is plentiful and writes it out when not; on a tmpfs `$TMPDIR` it stays
 //! in RAM (and counts against a container's memory limit), outside the process.
 //!
@@ -13,11 +14,22 @@ use crate::locate::{codec, Located};
 use std::io::Write;
 use std::sync::Mutex;
 
-/// Where one file's facts were put.
+/// Where one file's facts (or findings) were put.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SpillRef {
     offset: u64,
     len: u32,
+}
+
+#[cfg(test)]
+impl SpillRef {
+    /// The same length one byte further: a place where no form starts.
+    pub fn shifted_for_test(self) -> SpillRef {
+        SpillRef {
+            offset: self.offset + 1,
+            ..self
+        }
+    }
 }
 
 pub struct Spill {
@@ -71,12 +83,17 @@ impl Spill {
     pub fn put(&self, located: &Located) -> Option<SpillRef> {
         let mut bytes = Vec::new();
         codec::encode(located, &mut bytes);
+        self.put_bytes(&bytes)
+    }
+
+    /// Puts a sealed form (`crate::form`) away; `None` when it could not be.
+    pub fn put_bytes(&self, bytes: &[u8]) -> Option<SpillRef> {
         if bytes.len() > MAX_SPILLED {
             return None;
         }
         let mut store = self.store.lock().ok()?;
         let offset = store.written + store.pending.len() as u64;
-        store.pending.extend_from_slice(&bytes);
+        store.pending.extend_from_slice(bytes);
         if store.pending.len() >= store.block {
             store.write_pending();
         }
@@ -130,34 +147,50 @@ pub struct SpillReader {
 impl SpillReader {
     /// The facts put at `at`; an error when they cannot be read back whole.
     pub fn get(&self, at: SpillRef) -> Result<Located, String> {
+        self.decoded(at, "facts", codec::decode)
+    }
+
+    /// What was put at `at`, made again by `decode` from its form; an error that names `what`
+    /// it was when it cannot be read back whole.
+    pub fn decoded<T>(
+        &self,
+        at: SpillRef,
+        what: &str,
+        decode: impl FnOnce(&[u8]) -> Option<T>,
+    ) -> Result<T, String> {
         let len = at.len as usize;
-        // Facts are put whole into the pending block, and blocks are written whole: a file's
-        // facts are either all in the file or all in memory.
-        let decoded = match (&self.file, at.offset.checked_sub(self.written)) {
-            (_, Some(in_memory)) => usize::try_from(in_memory)
-                .ok()
-                .and_then(|start| self.pending.get(start..start.checked_add(len)?))
-                .and_then(codec::decode),
-            (Some(file), None) => codec::decode(&read_at(file, at.offset, len)?),
-            // Below `written` with no file: nothing was ever written, so no fact is there.
-            (None, None) => None,
-        };
-        decoded.ok_or_else(|| "its facts, kept by manifix while it ran, came back damaged".into())
+        // Forms are put whole into the pending block, and blocks are written whole: a form is
+        // either all in the file or all in memory.
+        let decoded =
+            match (&self.file, at.offset.checked_sub(self.written)) {
+                (_, Some(in_memory)) => usize::try_from(in_memory)
+                    .ok()
+                    .and_then(|start| self.pending.get(start..start.checked_add(len)?))
+                    .and_then(decode),
+                (Some(file), None) => decode(&read_at(file, at.offset, len).map_err(|e| {
+                    format!("cannot read back its {what} from a temporary file: {e}")
+                })?),
+                // Below `written` with no file: nothing was ever written, so nothing is there.
+                (None, None) => None,
+            };
+        decoded
+            .ok_or_else(|| format!("its {what}, kept by manifix while it ran, came back damaged"))
     }
 }
 
 #[cfg(unix)]
-fn read_at(file: &std::fs::File, offset: u64, len: usize) -> Result<Vec<u8>, String> {
+fn read_at(file: &std::fs::File, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
     use std::os::unix::fs::FileExt;
     let mut bytes = vec![0; len];
-    file.read_exact_at(&mut bytes, offset)
-        .map_err(|e| format!("cannot read back its facts from a temporary file: {e}"))?;
+    file.read_exact_at(&mut bytes, offset)?;
     Ok(bytes)
 }
 
 #[cfg(not(unix))]
-fn read_at(_: &std::fs::File, _: u64, _: usize) -> Result<Vec<u8>, String> {
-    Err("facts are kept in a temporary file only on Unix".into())
+fn read_at(_: &std::fs::File, _: u64, _: usize) -> std::io::Result<Vec<u8>> {
+    Err(std::io::Error::other(
+        "kept in a temporary file only on Unix",
+    ))
 }
 
 #[cfg(test)]

@@ -2,12 +2,12 @@
 //! memory (`engine::spill`) between reading a file and running its rules, and read them back
 //! exactly as they were.
 //!
-//! Numbers are LEB128 varints, strings are a length and their UTF-8 bytes, options a 0/1 byte.
-//! The text of an inline patch is written once per file and shared again on reading, as it
-//! was when located. A check value of the whole form ends it, so that a damaged form is
-//! refused rather than misread. The form lives only as long as one run: it has no version.
+//! Written in the run's byte form (`crate::form`, which seals it with a check value). The text
+//! of an inline patch is written once per file and shared again on reading, as it was when
+//! located.
 
 use super::{DocFacts, Inline, Located, Placed, Role, Site, Target};
+use crate::form::{Reader, Writer};
 use crate::yaml::{Scalar, Style};
 use std::sync::Arc;
 
@@ -15,15 +15,7 @@ use std::sync::Arc;
 pub fn encode(located: &Located, out: &mut Vec<u8>) {
     let start = out.len();
     encode_facts(located, &mut Writer { out: &mut *out });
-    let check = check_value(&out[start..]);
-    out.extend_from_slice(&check.to_le_bytes());
-}
-
-/// Bytes of the check value at the end of a form.
-const CHECK_BYTES: usize = 8;
-
-fn check_value(facts: &[u8]) -> u64 {
-    crate::text::content_hash(facts)
+    crate::form::seal(out, start);
 }
 
 fn encode_facts(located: &Located, w: &mut Writer) {
@@ -77,11 +69,7 @@ fn encode_facts(located: &Located, w: &mut Writer) {
 /// The facts `encode` wrote; `None` when `bytes` is not such a form: cut, padded, or changed
 /// (as far as a 64-bit check value tells).
 pub fn decode(bytes: &[u8]) -> Option<Located> {
-    let (facts, check) = bytes.split_at_checked(bytes.len().checked_sub(CHECK_BYTES)?)?;
-    if check_value(facts).to_le_bytes() != check {
-        return None;
-    }
-    let mut r = Reader { bytes: facts };
+    let mut r = crate::form::unseal(bytes)?;
     let texts: Vec<Arc<str>> = (0..r.count(1)?)
         .map(|_| r.text().map(Arc::from))
         .collect::<Option<_>>()?;
@@ -131,42 +119,7 @@ pub fn decode(bytes: &[u8]) -> Option<Located> {
 const MIN_SITE_BYTES: usize = 15;
 const MIN_DOC_BYTES: usize = 5;
 
-struct Writer<'a> {
-    out: &'a mut Vec<u8>,
-}
-
 impl Writer<'_> {
-    fn byte(&mut self, b: u8) {
-        self.out.push(b);
-    }
-
-    fn number(&mut self, mut n: usize) {
-        loop {
-            let low = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                self.out.push(low);
-                return;
-            }
-            self.out.push(low | 0x80);
-        }
-    }
-
-    fn text(&mut self, s: &str) {
-        self.number(s.len());
-        self.out.extend_from_slice(s.as_bytes());
-    }
-
-    fn optional(&mut self, s: Option<&str>) {
-        match s {
-            None => self.byte(0),
-            Some(s) => {
-                self.byte(1);
-                self.text(s);
-            }
-        }
-    }
-
     fn scalar(&mut self, s: &Scalar) {
         self.text(&s.value);
         self.byte(match s.style {
@@ -203,64 +156,7 @@ impl Writer<'_> {
     }
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-}
-
 impl Reader<'_> {
-    fn byte(&mut self) -> Option<u8> {
-        let (&b, rest) = self.bytes.split_first()?;
-        self.bytes = rest;
-        Some(b)
-    }
-
-    fn flag(&mut self) -> Option<bool> {
-        match self.byte()? {
-            0 => Some(false),
-            1 => Some(true),
-            _ => None,
-        }
-    }
-
-    fn number(&mut self) -> Option<usize> {
-        let mut n: usize = 0;
-        for shift in (0..usize::BITS).step_by(7) {
-            let b = self.byte()?;
-            n |= usize::from(b & 0x7f).checked_shl(shift)?;
-            if b & 0x80 == 0 {
-                return Some(n);
-            }
-        }
-        None
-    }
-
-    /// A number of items to come, each taking at least `min_bytes`: a count the bytes left
-    /// cannot hold is not believed (and never sizes a list).
-    fn count(&mut self, min_bytes: usize) -> Option<usize> {
-        self.number().filter(|&n| {
-            n.checked_mul(min_bytes)
-                .is_some_and(|b| b <= self.bytes.len())
-        })
-    }
-
-    fn text(&mut self) -> Option<String> {
-        let len = self.number()?;
-        if len > self.bytes.len() {
-            return None;
-        }
-        let (text, rest) = self.bytes.split_at(len);
-        self.bytes = rest;
-        String::from_utf8(text.to_vec()).ok()
-    }
-
-    fn optional(&mut self) -> Option<Option<String>> {
-        match self.byte()? {
-            0 => Some(None),
-            1 => self.text().map(Some),
-            _ => None,
-        }
-    }
-
     fn scalar(&mut self) -> Option<Scalar> {
         Some(Scalar {
             value: self.text()?,
@@ -366,8 +262,7 @@ mod tests {
         // A count the bytes cannot hold is refused before it sizes a list, even in a form
         // whose check value is right.
         let mut forged = vec![0, 0xff, 0xff, 0x03];
-        let check = check_value(&forged);
-        forged.extend_from_slice(&check.to_le_bytes());
+        crate::form::seal(&mut forged, 0);
         assert!(decode(&forged).is_none());
         // A changed byte anywhere, check value included, is caught.
         for at in 0..bytes.len() {

@@ -81,3 +81,5 @@ impl Finding {
         }
     }
 }
+
+pub(crate) mod codec;

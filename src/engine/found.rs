@@ -1,0 +1,349 @@
+//! Where a run's findings wait between its rules and its report: each file's findings in the
+//! run's findings spill (a temporary file, like the located facts), so that memory does not
+//! grow with them; only their counts (`Tally`) stay in memory. Reports read them back a file
+//! at a time, in report order, and `fix` reads back those of the file it plans.
+
+use super::spill::{Spill, SpillReader, SpillRef};
+use super::{Analyzed, FileError, Run};
+use crate::finding::codec::{self, RuleIds};
+use crate::finding::{Finding, Severity};
+use std::collections::BTreeMap;
+
+/// A file's findings: none, put away in the spill, or (when they could not be) here.
+#[derive(Debug, Default)]
+pub enum FileFindings {
+    #[default]
+    None,
+    Here(Box<[Finding]>),
+    Spilled(SpillRef),
+}
+
+/// How many findings a run has, of each severity and rule: what summaries and exit statuses
+/// need, without reading the findings back.
+#[derive(Debug, Default, Clone)]
+pub struct Tally {
+    pub total: usize,
+    pub errors: usize,
+    pub warnings: usize,
+    pub info: usize,
+    /// Findings that carry a fix.
+    pub fixable: usize,
+    by_rule: BTreeMap<&'static str, usize>,
+}
+
+impl Tally {
+    fn add(&mut self, f: &Finding) {
+        self.total += 1;
+        match f.severity {
+            Severity::Error => self.errors += 1,
+            Severity::Warning => self.warnings += 1,
+            Severity::Info => self.info += 1,
+        }
+        self.fixable += usize::from(f.fix.is_some());
+        *self.by_rule.entry(f.rule).or_default() += 1;
+    }
+
+    pub fn count(&self, severity: Severity) -> usize {
+        match severity {
+            Severity::Error => self.errors,
+            Severity::Warning => self.warnings,
+            Severity::Info => self.info,
+        }
+    }
+
+    /// How many findings `rule` made.
+    pub fn of_rule(&self, rule: &str) -> usize {
+        self.by_rule.get(rule).copied().unwrap_or(0)
+    }
+
+    /// The rules that made findings, by ID.
+    pub fn rules(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.by_rule.keys().copied()
+    }
+}
+
+/// The run's findings as they are gathered: each file's put away as its rules are done.
+pub(super) struct FindingsWriter {
+    spill: Spill,
+    rules: RuleIds,
+    tally: Tally,
+}
+
+impl FindingsWriter {
+    pub(super) fn new() -> FindingsWriter {
+        FindingsWriter {
+            spill: Spill::new(),
+            rules: RuleIds::default(),
+            tally: Tally::default(),
+        }
+    }
+
+    /// Keeps `found`, the findings of one file, in report order.
+    pub(super) fn keep(&mut self, mut found: Vec<Finding>) -> FileFindings {
+        if found.is_empty() {
+            return FileFindings::None;
+        }
+        in_report_order(&mut found);
+        for f in &found {
+            self.tally.add(f);
+        }
+        let mut bytes = Vec::new();
+        codec::encode(&found, &mut self.rules, &mut bytes);
+        match self.spill.put_bytes(&bytes) {
+            Some(at) => FileFindings::Spilled(at),
+            None => FileFindings::Here(found.into_boxed_slice()),
+        }
+    }
+
+    /// Done: `others` are the findings in files the run does not keep (Terraform).
+    pub(super) fn finish(mut self, mut others: Vec<Finding>) -> Findings {
+        for f in &others {
+            self.tally.add(f);
+        }
+        in_report_order(&mut others);
+        Findings {
+            reader: Some(self.spill.finish()),
+            rules: self.rules,
+            others,
+            tally: self.tally,
+        }
+    }
+}
+
+/// By path, then place in the file, then rule. Stable: findings that compare equal stay in
+/// the order their rules made them.
+fn in_report_order(found: &mut [Finding]) {
+    found.sort_by(|a, b| (&a.path, a.range.start, a.rule).cmp(&(&b.path, b.range.start, b.rule)));
+}
+
+/// The findings of a finished run.
+#[derive(Default)]
+pub struct Findings {
+    reader: Option<SpillReader>,
+    rules: RuleIds,
+    /// Findings in files that are not among the run's YAML files (Terraform), in report order.
+    others: Vec<Finding>,
+    pub(super) tally: Tally,
+}
+
+impl std::fmt::Debug for Findings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Findings")
+            .field("tally", &self.tally)
+            .field("others", &self.others)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Run {
+    /// How many findings the run has, by severity and rule.
+    pub fn tally(&self) -> &Tally {
+        &self.findings.tally
+    }
+
+    /// Every finding, in report order (by path, then place in the file, then rule), read
+    /// back a file at a time. A file whose findings cannot be read back gives its error.
+    pub fn findings(&self) -> FindingsIter<'_> {
+        FindingsIter {
+            run: self,
+            next_file: 0,
+            next_other: 0,
+            current: Vec::new().into_iter(),
+        }
+    }
+
+    /// The findings of `file` (one of the run's files), in report order.
+    pub fn findings_of(&self, file: &Analyzed) -> Result<Vec<Finding>, FileError> {
+        match &file.found {
+            FileFindings::None => Ok(Vec::new()),
+            FileFindings::Here(found) => Ok(found.to_vec()),
+            FileFindings::Spilled(at) => {
+                let read = match &self.findings.reader {
+                    Some(reader) => reader.decoded(*at, "findings", |bytes| {
+                        codec::decode(bytes, &file.entry.rel, &self.findings.rules)
+                    }),
+                    None => Err("its findings were not kept".to_string()),
+                };
+                read.map_err(|message| FileError {
+                    path: file.entry.rel.clone(),
+                    line: 1,
+                    column: 1,
+                    message: format!("{message}: not reported or fixed"),
+                })
+            }
+        }
+    }
+}
+
+/// See `Run::findings`.
+pub struct FindingsIter<'a> {
+    run: &'a Run,
+    next_file: usize,
+    next_other: usize,
+    current: std::vec::IntoIter<Finding>,
+}
+
+impl Iterator for FindingsIter<'_> {
+    type Item = Result<Finding, FileError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(f) = self.current.next() {
+                return Some(Ok(f));
+            }
+            let files = &self.run.files;
+            let file = files[self.next_file..]
+                .iter()
+                .position(|f| !matches!(f.found, FileFindings::None))
+                .map(|at| self.next_file + at);
+            // The run's files are in path order, and so are the other findings: the two
+            // are merged (no path is in both).
+            let other = self.run.findings.others.get(self.next_other);
+            if let Some(other) = other {
+                if file.is_none_or(|i| other.path < files[i].entry.rel) {
+                    self.next_other += 1;
+                    return Some(Ok(other.clone()));
+                }
+            }
+            let file = file?;
+            self.next_file = file + 1;
+            match self.run.findings_of(&files[file]) {
+                Ok(found) => self.current = found.into_iter(),
+                Err(error) => return Some(Err(error)),
+            }
+        }
+    }
+}
+
+impl From<FileError> for std::io::Error {
+    /// A run's findings that cannot be read back stop the report that reads them.
+    fn from(e: FileError) -> std::io::Error {
+        std::io::Error::other(format!("{}:{}:{}: {}", e.path, e.line, e.column, e.message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discover::{FileEntry, FileKind};
+
+    fn file(rel: &str) -> Analyzed {
+        Analyzed {
+            entry: FileEntry {
+                abs: rel.into(),
+                rel: rel.into(),
+                kind: FileKind::Yaml,
+            },
+            relevant: true,
+            hash: 0,
+            kustomization: None,
+            comments: Vec::new(),
+            located: super::super::Held::default(),
+            found: FileFindings::None,
+        }
+    }
+
+    fn finding(rule: &'static str, path: &str, at: usize, severity: Severity) -> Finding {
+        Finding::new(rule, severity, path, at..at + 1, format!("{rule} at {at}"))
+    }
+
+    fn shown(findings: &[Finding]) -> Vec<String> {
+        findings
+            .iter()
+            .map(|f| format!("{} {} {}", f.path, f.range.start, f.rule))
+            .collect()
+    }
+
+    /// Findings come back in report order: each file's sorted, and the findings of files the
+    /// run does not keep (Terraform) merged in by path.
+    #[test]
+    fn findings_come_back_in_report_order() {
+        let mut writer = FindingsWriter::new();
+        let mut run = Run {
+            files: vec![file("b.yaml"), file("c.yaml"), file("d.yaml")],
+            ..Run::default()
+        };
+        run.files[0].found = writer.keep(vec![
+            finding("mutable-tag", "b.yaml", 9, Severity::Warning),
+            finding("placeholder-account", "b.yaml", 2, Severity::Error),
+            finding("ecr-region", "b.yaml", 2, Severity::Info),
+        ]);
+        run.files[1].found = writer.keep(Vec::new());
+        run.files[2].found =
+            writer.keep(vec![finding("mutable-tag", "d.yaml", 1, Severity::Warning)]);
+        run.findings = writer.finish(vec![
+            finding("node-role-ecr", "e.tf", 5, Severity::Error),
+            finding("node-role-ecr", "a.tf", 5, Severity::Error),
+            finding("node-role-ecr", "c.tf", 5, Severity::Error),
+        ]);
+        let all: Vec<Finding> = run.findings().collect::<Result<_, _>>().expect("read back");
+        assert_eq!(
+            shown(&all),
+            [
+                "a.tf 5 node-role-ecr",
+                "b.yaml 2 ecr-region",
+                "b.yaml 2 placeholder-account",
+                "b.yaml 9 mutable-tag",
+                "c.tf 5 node-role-ecr",
+                "d.yaml 1 mutable-tag",
+                "e.tf 5 node-role-ecr",
+            ]
+        );
+        assert!(matches!(run.files[0].found, FileFindings::Spilled(_)));
+        assert!(matches!(run.files[1].found, FileFindings::None));
+        let of_b = run.findings_of(&run.files[0]).expect("read back");
+        assert_eq!(shown(&of_b), shown(&all[1..4]));
+        assert!(run.findings_of(&run.files[1]).expect("none").is_empty());
+        let tally = run.tally();
+        assert_eq!(
+            (
+                tally.total,
+                tally.errors,
+                tally.warnings,
+                tally.info,
+                tally.fixable
+            ),
+            (7, 4, 2, 1, 0)
+        );
+        assert_eq!(tally.of_rule("node-role-ecr"), 3);
+        assert_eq!(
+            tally.rules().collect::<Vec<_>>(),
+            [
+                "ecr-region",
+                "mutable-tag",
+                "node-role-ecr",
+                "placeholder-account"
+            ]
+        );
+    }
+
+    /// A file whose findings come back damaged gives its error, with its path, and the other
+    /// files' findings still come.
+    #[test]
+    fn findings_that_cannot_be_read_back_are_an_error_of_their_file() {
+        let mut writer = FindingsWriter::new();
+        let mut run = Run {
+            files: vec![file("a.yaml"), file("b.yaml")],
+            ..Run::default()
+        };
+        run.files[0].found =
+            writer.keep(vec![finding("mutable-tag", "a.yaml", 1, Severity::Warning)]);
+        run.files[1].found =
+            writer.keep(vec![finding("mutable-tag", "b.yaml", 1, Severity::Warning)]);
+        run.findings = writer.finish(Vec::new());
+        // Pointed one byte off: the form read is not the one put.
+        if let FileFindings::Spilled(at) = &mut run.files[0].found {
+            *at = at.shifted_for_test();
+        }
+        let all: Vec<_> = run.findings().collect();
+        let error = all[0].as_ref().expect_err("damaged");
+        assert_eq!(error.path, "a.yaml");
+        assert!(error.message.contains("findings"), "{}", error.message);
+        assert_eq!(all[1].as_ref().expect("read back").path, "b.yaml");
+        let io: std::io::Error = error.clone().into();
+        assert!(
+            io.to_string().starts_with("a.yaml:1:1: its findings"),
+            "{io}"
+        );
+    }
+}
