@@ -2,7 +2,9 @@
 //! honouring .gitignore, never following a symlink out of the root.
 
 use ignore::{WalkBuilder, WalkState};
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
@@ -12,10 +14,53 @@ pub enum FileKind {
 
 #[derive(Debug, Clone)]
 pub struct FileEntry {
-    pub abs: PathBuf,
+    /// Where the file is read and written (`abs`).
+    location: Location,
     /// Relative to the run's root, `/`-separated: what users see.
     pub rel: String,
     pub kind: FileKind,
+}
+
+/// Where a file is on disk. Almost always the root joined with the file's relative path,
+/// which is then not stored again for each file: a path of its own per file was a tenth of a
+/// large run's memory.
+#[derive(Debug, Clone)]
+enum Location {
+    /// A base (shared by every file under it: the root, or none when the relative path is
+    /// the path walked) joined with `rel`.
+    UnderRoot(Arc<Path>),
+    /// The path as walked, when joining gives a different path (a path outside the root, a
+    /// name that is not UTF-8, a `./` the relative path drops).
+    Elsewhere(Box<Path>),
+}
+
+impl FileEntry {
+    /// The entry of the file walked at `path`, whose path relative to `root` is `rel`.
+    pub fn new(root: &Arc<Path>, path: &Path, rel: String, kind: FileKind) -> FileEntry {
+        // Several paths under `.` are walked as `apps/a.yaml`, not `./apps/a.yaml`.
+        static NO_BASE: std::sync::LazyLock<Arc<Path>> =
+            std::sync::LazyLock::new(|| Arc::from(Path::new("")));
+        let location = if root.join(&rel).as_os_str() == path.as_os_str() {
+            Location::UnderRoot(Arc::clone(root))
+        } else if Path::new(&rel).as_os_str() == path.as_os_str() {
+            Location::UnderRoot(Arc::clone(&NO_BASE))
+        } else {
+            Location::Elsewhere(path.into())
+        };
+        FileEntry {
+            location,
+            rel,
+            kind,
+        }
+    }
+
+    /// The file's path, as it was walked.
+    pub fn abs(&self) -> Cow<'_, Path> {
+        match &self.location {
+            Location::UnderRoot(root) => Cow::Owned(root.join(&self.rel)),
+            Location::Elsewhere(path) => Cow::Borrowed(path),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -69,6 +114,7 @@ pub fn discover(root: &Path, paths: &[PathBuf]) -> Result<Discovered, DiscoverEr
         path: root.display().to_string(),
         message: format!("cannot open: {e}"),
     })?;
+    let shared_root: Arc<Path> = Arc::from(root);
     let mut out = Discovered::default();
     for path in paths {
         let meta = std::fs::symlink_metadata(path).map_err(|e| DiscoverError {
@@ -86,7 +132,12 @@ pub fn discover(root: &Path, paths: &[PathBuf]) -> Result<Discovered, DiscoverEr
             continue;
         }
         if meta.is_file() || meta.file_type().is_symlink() && path.is_file() {
-            add_file(&root_real, root, path, meta.file_type(), &mut out, true);
+            let roots = Roots {
+                real: &root_real,
+                given: root,
+                shared: &shared_root,
+            };
+            add_file(&roots, path, meta.file_type(), &mut out, true);
             continue;
         }
         // Walked on every core; the order is restored by the sort below.
@@ -113,25 +164,24 @@ pub fn discover(root: &Path, paths: &[PathBuf]) -> Result<Discovered, DiscoverEr
                         }),
                         Ok(entry) if entry.depth() > 0 && is_hidden(entry.file_name()) => {
                             if let Some(pid) = crate::fix::leftover_writer(entry.path()) {
-                                let file = FileEntry {
-                                    abs: entry.path().to_path_buf(),
-                                    rel: relative(root, entry.path()),
-                                    kind: FileKind::Yaml,
-                                };
+                                let file = FileEntry::new(
+                                    &shared_root,
+                                    entry.path(),
+                                    relative(root, entry.path()),
+                                    FileKind::Yaml,
+                                );
                                 part.leftovers.push((file, pid));
                             }
                         }
                         Ok(entry) => {
                             // The type comes from the directory listing: no stat per file.
                             if let Some(file_type) = entry.file_type().filter(|t| !t.is_dir()) {
-                                add_file(
-                                    &root_real,
-                                    root,
-                                    entry.path(),
-                                    file_type,
-                                    &mut part,
-                                    false,
-                                );
+                                let roots = Roots {
+                                    real: &root_real,
+                                    given: root,
+                                    shared: &shared_root,
+                                };
+                                add_file(&roots, entry.path(), file_type, &mut part, false);
                             }
                         }
                     }
@@ -161,15 +211,24 @@ pub fn discover(root: &Path, paths: &[PathBuf]) -> Result<Discovered, DiscoverEr
     Ok(out)
 }
 
+/// The run's root, as each use needs it.
+struct Roots<'a> {
+    /// Where it really is (links resolved): what "inside the root" is judged against.
+    real: &'a Path,
+    /// As given: relative paths are taken from it.
+    given: &'a Path,
+    /// As given, shared by the entries of the files under it.
+    shared: &'a Arc<Path>,
+}
+
 fn add_file(
-    root_real: &Path,
-    root: &Path,
+    roots: &Roots,
     path: &Path,
     file_type: std::fs::FileType,
     out: &mut Discovered,
     explicit: bool,
 ) {
-    let rel = relative(root, path);
+    let rel = relative(roots.given, path);
     let kind = match kind_of(path) {
         Some(k) => k,
         // A file the user named explicitly is read as YAML whatever its name.
@@ -178,7 +237,7 @@ fn add_file(
     };
     if file_type.is_symlink() {
         let reason = if path.exists() {
-            (!inside(path, root_real))
+            (!inside(path, roots.real))
                 .then_some("symlink that leads outside the root: not followed")
         } else {
             Some("broken symlink (its target does not exist): skipped")
@@ -202,11 +261,8 @@ fn add_file(
         });
         return;
     }
-    out.files.push(FileEntry {
-        abs: path.to_path_buf(),
-        rel,
-        kind,
-    });
+    out.files
+        .push(FileEntry::new(roots.shared, path, rel, kind));
 }
 
 /// A dot file or directory (`.git`, `.github`, `.env.yaml`): not part of what a run reads.
@@ -228,4 +284,47 @@ fn through_symlink(path: &Path) -> bool {
         prefix.push(c);
         std::fs::symlink_metadata(&prefix).is_ok_and(|m| m.file_type().is_symlink())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file's path is given back exactly as walked, whether it is kept as the root joined
+    /// with the relative path or on its own.
+    #[test]
+    fn a_file_is_found_again_at_the_path_it_was_walked_at() {
+        let cases = [
+            ("repo", "repo/apps/a.yaml", true),
+            ("repo/", "repo/apps/a.yaml", true),
+            ("/abs/repo", "/abs/repo/a.yaml", true),
+            (".", "./a.yaml", true),
+            (".", "apps/a.yaml", true),
+            ("repo", "elsewhere/a.yaml", true),
+            ("repo", "./repo/a.yaml", true),
+            // The relative path drops what joining would not give back.
+            ("repo", "repo/./a.yaml", false),
+        ];
+        for (root, walked, shared) in cases {
+            let root: Arc<Path> = Arc::from(Path::new(root));
+            let walked = Path::new(walked);
+            let entry = FileEntry::new(&root, walked, relative(&root, walked), FileKind::Yaml);
+            assert_eq!(entry.abs(), walked, "{root:?} {walked:?}");
+            assert_eq!(
+                matches!(entry.location, Location::UnderRoot(_)),
+                shared,
+                "{root:?} {walked:?}"
+            );
+        }
+        // A name that is not UTF-8 is shown lossily, and kept as walked.
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let root: Arc<Path> = Arc::from(Path::new("repo"));
+            let walked = Path::new(std::ffi::OsStr::from_bytes(b"repo/\xff.yaml"));
+            let entry = FileEntry::new(&root, walked, relative(&root, walked), FileKind::Yaml);
+            assert_eq!(entry.abs(), walked);
+            assert!(matches!(entry.location, Location::Elsewhere(_)));
+        }
+    }
 }

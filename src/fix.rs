@@ -156,8 +156,8 @@ fn plan_file(run: &Run, file: &crate::engine::Analyzed, choice: FixChoice) -> Fi
         Ok(new) if new == text => None,
         Ok(new) => Some(Ok(FilePlan {
             path: file.entry.rel.clone(),
-            abs: file.entry.abs.clone(),
-            real_dir: real_dir(&file.entry.abs),
+            abs: file.entry.abs().into_owned(),
+            real_dir: real_dir(&file.entry.abs()),
             old: text,
             new,
             fixed: chosen,

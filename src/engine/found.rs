@@ -229,11 +229,12 @@ mod tests {
 
     fn file(rel: &str) -> Analyzed {
         Analyzed {
-            entry: FileEntry {
-                abs: rel.into(),
-                rel: rel.into(),
-                kind: FileKind::Yaml,
-            },
+            entry: FileEntry::new(
+                &std::sync::Arc::from(std::path::Path::new(".")),
+                std::path::Path::new(rel),
+                rel.into(),
+                FileKind::Yaml,
+            ),
             relevant: true,
             hash: 0,
             kustomization: None,

@@ -91,7 +91,7 @@ pub fn read_again(file: &Analyzed) -> Result<String, FileError> {
         column: 1,
         message,
     };
-    let bytes = read_limited(&file.entry.abs)
+    let bytes = read_limited(&file.entry.abs())
         .map_err(|e| error(format!("cannot read: {e}")))?
         .ok_or_else(|| error("grew past the size limit while manifix ran: not checked".into()))?;
     if crate::text::content_hash(&bytes) != file.hash {
@@ -130,7 +130,7 @@ fn load(entry: FileEntry, keep_prefixes: &[String], spill: &Spill) -> Loaded {
             warning,
         })
     };
-    let bytes = match read_limited(&entry.abs) {
+    let bytes = match read_limited(&entry.abs()) {
         Ok(Some(b)) => b,
         Ok(None) => {
             return skip(
@@ -214,7 +214,8 @@ fn load(entry: FileEntry, keep_prefixes: &[String], spill: &Spill) -> Loaded {
             ),
         });
     }
-    let file_name = entry.abs.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let abs = entry.abs();
+    let file_name = abs.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let mut located = locate_relevant(&parsed, file_name, keep_prefixes);
     crate::locate::place_sites(&text, &mut located);
     let kustomization =

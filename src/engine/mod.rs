@@ -204,8 +204,8 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
             .leftovers
             .into_iter()
             .map(|(file, pid)| Leftover {
+                abs: file.abs().into_owned(),
                 path: file.rel,
-                abs: file.abs,
                 pid,
             })
             .collect(),
