@@ -2,7 +2,6 @@
 //! and what its `images:` entries do to an image on the way to a rendered overlay.
 
 use crate::yaml::{Node, ParsedFile};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// One `images:` entry of a kustomization. A run holds every entry of the repository, so
@@ -85,12 +84,20 @@ impl Kustomization {
     }
 }
 
+/// Built once and then only looked up: sorted lists searched by halves rather than maps,
+/// which held half-empty nodes (keys arrive in order) and were the largest part of a large
+/// run's memory after its file list.
 #[derive(Debug, Default)]
 pub struct Graph {
-    by_dir: BTreeMap<Arc<str>, Kustomization>,
-    /// For each included path (file or directory), the kustomization dirs that include it.
-    parents: BTreeMap<String, Vec<Arc<str>>>,
+    /// Sorted by directory, one per directory (the last read, as a map would keep).
+    by_dir: Vec<Kustomization>,
+    /// Each included path (file or directory), sorted, with the dirs of the kustomizations
+    /// that include it, in the order they were read.
+    parents: Vec<Included>,
 }
+
+/// An included path and the dirs of the kustomizations that include it.
+type Included = (Box<str>, Box<[Arc<str>]>);
 
 /// How an image comes out of a chain of kustomizations.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,19 +130,51 @@ impl Graph {
     /// Builds the graph from kustomizations read file by file (`Kustomization::read`), so a
     /// run need not keep their parses.
     pub fn from_kustomizations(all: impl IntoIterator<Item = Kustomization>) -> Graph {
-        let mut graph = Graph::default();
-        for mut k in all {
-            // Moved, not copied: the graph holds each included path once.
-            for inc in std::mem::take(&mut k.includes) {
-                graph.parents.entry(inc).or_default().push(k.dir.clone());
+        let mut by_dir: Vec<Kustomization> = all.into_iter().collect();
+        // Moved, not copied: the graph holds each included path once.
+        let mut included: Vec<(String, Arc<str>)> = by_dir
+            .iter_mut()
+            .flat_map(|k| {
+                let dir = &k.dir;
+                std::mem::take(&mut k.includes)
+                    .into_iter()
+                    .map(|inc| (inc, dir.clone()))
+            })
+            .collect();
+        // Stable sorts: includers stay in the order read, and of two kustomizations of one
+        // directory the last read is the one kept.
+        included.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut parents = Vec::new();
+        let mut included = included.into_iter().peekable();
+        while let Some((path, dir)) = included.next() {
+            let mut includers = vec![dir];
+            while let Some((_, dir)) = included.next_if(|(next, _)| *next == path) {
+                includers.push(dir);
             }
-            graph.by_dir.insert(k.dir.clone(), k);
+            parents.push((path.into_boxed_str(), includers.into_boxed_slice()));
         }
-        // Most paths have one includer: no list keeps the slack of its first growth.
-        for includers in graph.parents.values_mut() {
-            includers.shrink_to_fit();
-        }
-        graph
+        by_dir.sort_by(|a, b| a.dir.cmp(&b.dir));
+        by_dir.reverse();
+        by_dir.dedup_by(|later, earlier| later.dir == earlier.dir);
+        by_dir.reverse();
+        by_dir.shrink_to_fit();
+        parents.shrink_to_fit();
+        Graph { by_dir, parents }
+    }
+
+    /// The kustomization in `dir`.
+    fn in_dir(&self, dir: &str) -> Option<&Kustomization> {
+        self.by_dir
+            .binary_search_by(|k| (*k.dir).cmp(dir))
+            .ok()
+            .map(|at| &self.by_dir[at])
+    }
+
+    /// The dirs of the kustomizations that include `path`, in the order read.
+    fn includers(&self, path: &str) -> &[Arc<str>] {
+        self.parents
+            .binary_search_by(|(p, _)| (**p).cmp(path))
+            .map_or(&[], |at| &self.parents[at].1)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -149,7 +188,7 @@ impl Graph {
         let mut out = Vec::new();
         let mut chain = Vec::new();
         let mut seen = Vec::new();
-        for parent in self.parents.get(file).into_iter().flatten() {
+        for parent in self.includers(file) {
             self.walk_up(parent, &mut chain, &mut seen, &mut out);
         }
         out
@@ -170,7 +209,7 @@ impl Graph {
         seen: &mut Vec<&'b str>,
         out: &mut Vec<Vec<&'a Kustomization>>,
     ) {
-        let Some(k) = self.by_dir.get(dir) else {
+        let Some(k) = self.in_dir(dir) else {
             return;
         };
         // Overlays that each include both of the level below make 2^levels chains: 18 levels
@@ -185,7 +224,7 @@ impl Graph {
         }
         seen.push(dir);
         chain.push(k);
-        let parents = self.parents.get(dir).map(Vec::as_slice).unwrap_or_default();
+        let parents = self.includers(dir);
         if parents.is_empty() {
             out.push(chain.clone());
         }
@@ -197,7 +236,7 @@ impl Graph {
     }
 
     pub fn kustomization(&self, dir: &str) -> Option<&Kustomization> {
-        self.by_dir.get(dir)
+        self.in_dir(dir)
     }
 }
 
@@ -275,5 +314,43 @@ mod tests {
             Some(("app/overlays/prod/kustomization.yaml".to_string(), 0))
         );
         assert!(graph.chains_for("elsewhere.yaml").is_empty());
+    }
+
+    /// Several overlays include one base (their chains come in the order they were read, not
+    /// sorted), and of two kustomizations in one directory the last read is the one kept.
+    #[test]
+    fn includers_keep_their_order_and_the_last_kustomization_of_a_dir_wins() {
+        let yaml = |text: &str| parse(text).expect("yaml");
+        let base = yaml("resources:\n  - deploy.yaml\n");
+        let zeta = yaml("resources:\n  - ../../base\n");
+        let alpha = yaml("resources:\n  - ../../base\n");
+        let first = yaml("namespace: first\nresources:\n  - ../../base\n");
+        let last = yaml("namespace: last\nresources:\n  - ../../base\n");
+        let graph = Graph::build([
+            ("app/base/kustomization.yaml", &base),
+            ("app/overlays/zeta/kustomization.yaml", &zeta),
+            ("app/overlays/alpha/kustomization.yaml", &alpha),
+            ("app/overlays/dup/kustomization.yaml", &first),
+            ("app/overlays/dup/kustomization.yml", &last),
+        ]);
+        let roots: Vec<&str> = graph
+            .chains_for("app/base/deploy.yaml")
+            .iter()
+            .map(|c| &*c.last().expect("a chain").dir)
+            .collect();
+        assert_eq!(
+            roots,
+            [
+                "app/overlays/zeta",
+                "app/overlays/alpha",
+                "app/overlays/dup",
+                "app/overlays/dup"
+            ]
+        );
+        let dup = graph.kustomization("app/overlays/dup").expect("kept");
+        assert_eq!(dup.namespace.as_deref(), Some("last"));
+        assert_eq!(dup.file, "app/overlays/dup/kustomization.yml");
+        assert!(graph.kustomization("app/overlays").is_none());
+        assert!(graph.kustomization("app/base").is_some());
     }
 }
