@@ -111,9 +111,7 @@ pub(super) fn overlay_accounts(
     // root is judged in turn: a map of every root's accounts at once was most of this pass's
     // memory in a repository with thousands of overlays. Accounts are numbers (twelve
     // digits, so their order is the text's); files are indexes, not copies of their paths.
-    let mut rows: Vec<(&str, u64, usize, u64)> = Vec::new();
-    for &(index, ref real) in uses {
-        let rel = &files[index].entry.rel;
+    let roots_of = |rel: &str| -> Vec<&str> {
         let mut roots: Vec<&str> = graph
             .chains_for(rel)
             .iter()
@@ -128,20 +126,37 @@ pub(super) fn overlay_accounts(
                     .filter_map(|c| c.last().map(|k| &*k.dir)),
             );
         }
+        roots
+    };
+    let accounts_of = |real: &[u64]| -> Vec<(u64, u64)> {
         let mut accounts: Vec<(u64, u64)> = Vec::new();
-        for &account in &**real {
+        for &account in real {
             match accounts.iter_mut().find(|(a, _)| *a == account) {
                 Some((_, n)) => *n += 1,
                 None => accounts.push((account, 1)),
             }
         }
-        for &(account, references) in &accounts {
+        accounts
+    };
+    // Counted first, so that the rows take what they need and no more: at its peak a list
+    // grown by doubling holds twice its rows, and this pass runs beside the others.
+    let count: usize = uses
+        .iter()
+        .map(|(index, real)| roots_of(&files[*index].entry.rel).len() * accounts_of(real).len())
+        .sum();
+    let mut rows: Vec<(&str, u64, usize, u64)> = Vec::with_capacity(count);
+    for &(index, ref real) in uses {
+        let roots = roots_of(&files[index].entry.rel);
+        for (account, references) in accounts_of(real) {
             for &root in &roots {
                 rows.push((root, account, index, references));
             }
         }
     }
-    rows.sort_by_key(|&(root, account, ..)| (root, account));
+    // In place (a stable sort takes a buffer as large as half the rows): files come in index
+    // order within a root and account, as they would with a stable sort of rows made in file
+    // order.
+    rows.sort_unstable_by_key(|&(root, account, index, _)| (root, account, index));
     let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     for root_rows in rows.chunk_by(|a, b| a.0 == b.0) {
         // Per account: its references, and the files naming it, in file order.

@@ -246,7 +246,7 @@ fn load(entry: FileEntry, keep_prefixes: &[String], spill: &Spill) -> Loaded {
     }
     // Held out of memory until the repository-wide passes and the rules ask for them.
     let located = if located.sites.is_empty() && located.docs.is_empty() {
-        Held::default()
+        Held::None
     } else {
         spill
             .put(&located)

@@ -43,6 +43,10 @@ pub use load::{read_again, MAX_FILE_BYTES};
 /// How many files the repository-wide facts are read back for at a time (on every core).
 const FACTS_SLICE: usize = 1024;
 
+/// How many files are read and parsed at a time (on every core) before their results are
+/// kept: enough that the cores rarely wait for the slowest file of a slice.
+const LOAD_SLICE: usize = 4096;
+
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// Paths in output are relative to this directory, and `manifix.yaml` is read from it.
@@ -107,18 +111,22 @@ pub struct Analyzed {
 }
 
 /// A file's located facts: put away in the run's spill, or (when they could not be) here.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub enum Held {
+    /// None: the file has none, or they were used (rules ran) or lost. Not an empty `Here`,
+    /// which would take an allocation in every file of a large run.
+    #[default]
+    None,
     /// Boxed: most files' facts are spilled, and the run holds a `Held` of every file.
     Here(Box<Located>),
     Spilled(spill::SpillRef),
 }
 
-impl Default for Held {
-    fn default() -> Held {
-        Held::Here(Box::default())
-    }
-}
+/// The facts of a file that has none.
+static NO_FACTS: Located = Located {
+    sites: Vec::new(),
+    docs: Vec::new(),
+};
 
 impl Held {
     /// The facts of the file at `path`, read back from `spill` when they were put there; when
@@ -129,6 +137,7 @@ impl Held {
         path: &str,
     ) -> Result<std::borrow::Cow<'a, Located>, FileError> {
         match self {
+            Held::None => Ok(std::borrow::Cow::Borrowed(&NO_FACTS)),
             Held::Here(located) => Ok(std::borrow::Cow::Borrowed(located)),
             Held::Spilled(at) => spill
                 .get(*at)
@@ -232,30 +241,41 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         })
         .collect();
     let spill = spill::Spill::new();
-    let loaded_all = load_all(discovered.files, &keep_prefixes, &spill);
-    let spill = spill.finish();
-    run.files.reserve_exact(loaded_all.len());
-    for loaded in loaded_all {
-        match loaded {
-            Loaded::Yaml(file, accounts) => {
-                for (account, line) in accounts {
-                    census.record(&account, || format!("{}:{line}", file.entry.rel));
+    // At most one per discovered file (a few are Terraform, skipped or unreadable).
+    run.files.reserve_exact(discovered.files.len());
+    // A slice at a time, each file's result going straight to its list: the results of
+    // every file at once, before they are sorted into the lists, were a third of the peak
+    // memory of a large run.
+    let mut entries = discovered.files.into_iter();
+    loop {
+        let slice: Vec<_> = entries.by_ref().take(LOAD_SLICE).collect();
+        if slice.is_empty() {
+            break;
+        }
+        for loaded in load_all(slice, &keep_prefixes, &spill) {
+            match loaded {
+                Loaded::Yaml(file, accounts) => {
+                    for (account, line) in accounts {
+                        census.record(&account, || format!("{}:{line}", file.entry.rel));
+                    }
+                    run.files.push(*file);
                 }
-                run.files.push(*file);
-            }
-            Loaded::Terraform(entry, text) => {
-                let lines = LineIndex::new(&text);
-                for (account, at) in accounts_in_terraform(&text) {
-                    census.record(&account, || {
-                        format!("{}:{}", entry.rel, lines.line_col(at).0)
-                    });
+                Loaded::Terraform(entry, text) => {
+                    let lines = LineIndex::new(&text);
+                    for (account, at) in accounts_in_terraform(&text) {
+                        census.record(&account, || {
+                            format!("{}:{}", entry.rel, lines.line_col(at).0)
+                        });
+                    }
+                    terraform.push((entry.rel.clone(), text));
                 }
-                terraform.push((entry.rel.clone(), text));
+                Loaded::Skipped(s) => run.skipped.push(s),
+                Loaded::Failed(e) => run.errors.push(e),
             }
-            Loaded::Skipped(s) => run.skipped.push(s),
-            Loaded::Failed(e) => run.errors.push(e),
         }
     }
+    drop(entries);
+    let spill = spill.finish();
     run.files_checked = run.files.len();
 
     let recipe = opts.recipe.as_deref();
@@ -335,8 +355,15 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         }
     }
     let missing_overrides = crate::locate::images::settle_missing_overrides(missing);
-    // Rules look up a file's uses by path (resolve::for_path).
-    images.sort_by(|a, b| a.path.cmp(&b.path));
+    // Held through the passes below and the rules: without the slack of their growing.
+    images.shrink_to_fit();
+    irsa_facts.shrink_to_fit();
+    account_uses.shrink_to_fit();
+    // Rules look up a file's uses by path (resolve::for_path). They come in the files' order,
+    // which is by path: checked, rather than sorted with the buffer a stable sort takes.
+    if !images.is_sorted_by(|a, b| a.path <= b.path) {
+        images.sort_by(|a, b| a.path.cmp(&b.path));
+    }
     // The registry is only reached when asked, and only when an ECR image is there to check.
     let mut registry: Option<Box<dyn crate::registry::Registry>> = None;
     let repo_of = |u: &crate::locate::images::TagUse| crate::registry::fixed_repo(u, &accounts);
