@@ -8,6 +8,7 @@ use super::{Analyzed, FileError, Run};
 use crate::finding::codec::{self, RuleIds};
 use crate::finding::{Finding, Severity};
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 /// A file's findings: none, put away in the spill, or (when they could not be) here.
 #[derive(Debug, Default)]
@@ -62,11 +63,12 @@ impl Tally {
     }
 }
 
-/// The run's findings as they are gathered: each file's put away as its rules are done.
+/// The run's findings as they are gathered: each file's put away by the worker that ran its
+/// rules, as soon as they are done.
 pub(super) struct FindingsWriter {
     spill: Spill,
     rules: RuleIds,
-    tally: Tally,
+    tally: Mutex<Tally>,
 }
 
 impl FindingsWriter {
@@ -74,38 +76,48 @@ impl FindingsWriter {
         FindingsWriter {
             spill: Spill::new(),
             rules: RuleIds::default(),
-            tally: Tally::default(),
+            tally: Mutex::default(),
         }
     }
 
     /// Keeps `found`, the findings of one file, in report order.
-    pub(super) fn keep(&mut self, mut found: Vec<Finding>) -> FileFindings {
+    pub(super) fn keep(&self, mut found: Vec<Finding>) -> FileFindings {
         if found.is_empty() {
             return FileFindings::None;
         }
         in_report_order(&mut found);
-        for f in &found {
-            self.tally.add(f);
-        }
         let mut bytes = Vec::new();
-        codec::encode(&found, &mut self.rules, &mut bytes);
+        codec::encode(&found, &self.rules, &mut bytes);
+        let mut tally = self.tally();
+        for f in &found {
+            tally.add(f);
+        }
+        drop(tally);
         match self.spill.put_bytes(&bytes) {
             Some(at) => FileFindings::Spilled(at),
             None => FileFindings::Here(found.into_boxed_slice()),
         }
     }
 
+    fn tally(&self) -> std::sync::MutexGuard<'_, Tally> {
+        // Counts are added whole under the lock: a worker that panicked left them whole.
+        self.tally
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Done: `others` are the findings in files the run does not keep (Terraform).
-    pub(super) fn finish(mut self, mut others: Vec<Finding>) -> Findings {
+    pub(super) fn finish(self, mut others: Vec<Finding>) -> Findings {
+        let mut tally = self.tally().clone();
         for f in &others {
-            self.tally.add(f);
+            tally.add(f);
         }
         in_report_order(&mut others);
         Findings {
             reader: Some(self.spill.finish()),
             rules: self.rules,
             others,
-            tally: self.tally,
+            tally,
         }
     }
 }
@@ -259,7 +271,7 @@ mod tests {
     /// run does not keep (Terraform) merged in by path.
     #[test]
     fn findings_come_back_in_report_order() {
-        let mut writer = FindingsWriter::new();
+        let writer = FindingsWriter::new();
         let mut run = Run {
             files: vec![file("b.yaml"), file("c.yaml"), file("d.yaml")],
             ..Run::default()
@@ -322,7 +334,7 @@ mod tests {
     /// files' findings still come.
     #[test]
     fn findings_that_cannot_be_read_back_are_an_error_of_their_file() {
-        let mut writer = FindingsWriter::new();
+        let writer = FindingsWriter::new();
         let mut run = Run {
             files: vec![file("a.yaml"), file("b.yaml")],
             ..Run::default()

@@ -433,6 +433,9 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     };
     let in_scope = |path: &str| recipe.is_none_or(|r| r.covers(path));
     let resolved = &run.resolved;
+    // Each file's findings are put away by the worker that made them (sorted and written in
+    // their byte form on every core, not one by one after each slice).
+    let kept = found::FindingsWriter::new();
     let check_file = |file: &mut Analyzed| {
         // What the rules read of a file is not needed after them (fixes read and parse the
         // file again): dropped as each file is done, so the findings take its place rather
@@ -440,7 +443,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         let located = std::mem::take(&mut file.located);
         let comments = std::mem::take(&mut file.comments);
         if !file.relevant || !in_scope(&file.entry.rel) {
-            return Ok(Vec::new());
+            return Ok(FileFindings::None);
         }
         let located = located.get(&spill, &file.entry.rel)?;
         // Read again only if a finding needs the text to be placed (most are placed from
@@ -493,17 +496,16 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         // instead of its findings.
         match text.into_error() {
             Some(e) => Err(e),
-            None => Ok(found),
+            None => Ok(kept.keep(found)),
         }
     };
     // A slice of files at a time, like the facts above: each slice's findings join the list
     // before the next slice is checked.
-    let mut kept = found::FindingsWriter::new();
     for files in run.files.chunks_mut(FACTS_SLICE) {
         let per_file = parallel_map_mut(files, check_file);
         for (file, result) in files.iter_mut().zip(per_file) {
             match result {
-                Ok(found) => file.found = kept.keep(found),
+                Ok(found) => file.found = found,
                 Err(e) => run.errors.push(e),
             }
         }

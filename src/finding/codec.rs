@@ -11,20 +11,32 @@ use crate::form::{Reader, Writer};
 use crate::yaml::splice::ScalarEdit;
 
 /// The rule IDs met so far, each once: a finding's rule is written as its place here.
+/// Shared by the workers that write findings.
 #[derive(Debug, Default)]
 pub struct RuleIds {
-    ids: Vec<&'static str>,
+    ids: std::sync::Mutex<Vec<&'static str>>,
 }
 
 impl RuleIds {
-    fn place(&mut self, id: &'static str) -> usize {
-        match self.ids.iter().position(|known| *known == id) {
-            Some(at) => at,
-            None => {
-                self.ids.push(id);
-                self.ids.len() - 1
-            }
-        }
+    /// The places of `rules`, each added when met for the first time.
+    fn places(&self, rules: impl Iterator<Item = &'static str>) -> Vec<usize> {
+        let mut ids = self.known();
+        rules
+            .map(|id| match ids.iter().position(|known| *known == id) {
+                Some(at) => at,
+                None => {
+                    ids.push(id);
+                    ids.len() - 1
+                }
+            })
+            .collect()
+    }
+
+    fn known(&self) -> std::sync::MutexGuard<'_, Vec<&'static str>> {
+        // The list is only ever pushed to: a worker that panicked left it whole.
+        self.ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -38,12 +50,13 @@ const MIN_FINDING_BYTES: usize = 8;
 const MIN_EDIT_BYTES: usize = 5;
 
 /// Appends the byte form of `findings` (all of one file) to `out`.
-pub fn encode(findings: &[Finding], rules: &mut RuleIds, out: &mut Vec<u8>) {
+pub fn encode(findings: &[Finding], rules: &RuleIds, out: &mut Vec<u8>) {
     let start = out.len();
+    let places = rules.places(findings.iter().map(|f| f.rule));
     let mut w = Writer { out: &mut *out };
     w.number(findings.len());
-    for f in findings {
-        w.number(rules.place(f.rule));
+    for (f, place) in findings.iter().zip(places) {
+        w.number(place);
         w.byte(match f.severity {
             Severity::Info => 0,
             Severity::Warning => 1,
@@ -70,10 +83,11 @@ pub fn encode(findings: &[Finding], rules: &mut RuleIds, out: &mut Vec<u8>) {
 /// `rules` does not hold.
 pub fn decode(bytes: &[u8], path: &str, rules: &RuleIds) -> Option<Vec<Finding>> {
     let mut r = crate::form::unseal(bytes)?;
+    let rules = rules.known();
     let mut findings = Vec::with_capacity(r.count(MIN_FINDING_BYTES)?);
     for _ in 0..findings.capacity() {
         findings.push(Finding {
-            rule: rules.ids.get(r.number()?).copied()?,
+            rule: rules.get(r.number()?).copied()?,
             severity: match r.byte()? {
                 0 => Severity::Info,
                 1 => Severity::Warning,
@@ -250,27 +264,27 @@ mod tests {
 
     #[test]
     fn findings_read_back_are_the_findings_written() {
-        let mut rules = RuleIds::default();
+        let rules = RuleIds::default();
         let findings = sample();
         let mut bytes = Vec::new();
-        encode(&findings, &mut rules, &mut bytes);
+        encode(&findings, &rules, &mut bytes);
         let back = decode(&bytes, "apps/a.yaml", &rules).expect("decodes");
         assert_eq!(shown(&back), shown(&findings));
         // Rules are kept once each, in the order met.
         assert_eq!(
-            rules.ids,
+            *rules.known(),
             ["ecr-region", "placeholder-account", "mutable-tag"]
         );
         let mut none = Vec::new();
-        encode(&[], &mut rules, &mut none);
+        encode(&[], &rules, &mut none);
         assert!(decode(&none, "b.yaml", &rules).expect("decodes").is_empty());
     }
 
     #[test]
     fn a_damaged_form_is_refused() {
-        let mut rules = RuleIds::default();
+        let rules = RuleIds::default();
         let mut bytes = Vec::new();
-        encode(&sample(), &mut rules, &mut bytes);
+        encode(&sample(), &rules, &mut bytes);
         for len in 0..bytes.len() {
             assert!(decode(&bytes[..len], "a", &rules).is_none(), "cut at {len}");
         }
@@ -305,7 +319,7 @@ mod tests {
             fix.edits = vec![deep];
         }
         let mut bytes = Vec::new();
-        encode(&nested, &mut rules, &mut bytes);
+        encode(&nested, &rules, &mut bytes);
         assert!(decode(&bytes, "a", &rules).is_none());
     }
 }

@@ -112,14 +112,23 @@ pub fn irsa_issues(files: &[(&str, &IrsaFacts)], graph: &Graph) -> Vec<IrsaIssue
     // (in file order within a root), so that one root's facts are gathered, judged and
     // dropped before the next. A repository has thousands of roots; their facts all at once
     // were most of this pass's memory.
-    let mut reach: Vec<(&str, usize, Option<&str>)> = Vec::new();
+    // Counted first, so that the list takes what it needs and no more (grown by doubling,
+    // it would hold up to twice that at its peak, while the other passes run beside it).
+    let count = files
+        .iter()
+        .map(|&(path, _)| graph.chains_for(path).len())
+        .sum();
+    let mut reach: Vec<(&str, usize, Option<&str>)> = Vec::with_capacity(count);
     for (index, &(path, _)) in files.iter().enumerate() {
         for chain in graph.chains_for(path) {
             let Some(root) = chain.last() else { continue };
             reach.push((&root.dir, index, chain_namespace(&chain)));
         }
     }
-    reach.sort_by_key(|&(root, ..)| root);
+    // In place (a stable sort takes a buffer half the list's size). Files stay in order
+    // within a root; one file's chains to a root are told apart by their namespace, and what
+    // is gathered of a root does not depend on their order.
+    reach.sort_unstable();
     let mut out = Vec::new();
     for group in reach.chunk_by(|a, b| a.0 == b.0) {
         let root = group[0].0;
