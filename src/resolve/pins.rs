@@ -52,11 +52,11 @@ impl Source {
 
 #[derive(Debug, Clone)]
 pub enum PinOutcome {
-    Pinned(Pin),
-    /// No source maps the image: `suggestion` is the config that would.
-    NoSource {
-        suggestion: String,
-    },
+    /// Boxed: a repository with thousands of mutable tags holds an outcome for each, and
+    /// most are not pins.
+    Pinned(Box<Pin>),
+    /// No source maps the image: `suggestion(image)` is the config that would.
+    NoSource,
     /// The source could not be resolved (missing branch, unreachable repository).
     Failed {
         /// The repository as shown to users (credentials in a URL redacted).
@@ -89,17 +89,42 @@ pub struct RequireImage<'a> {
     pub depth: usize,
 }
 
-/// Pin outcomes keyed by (file, site index) of the tag use.
+/// Pin outcomes of tag uses, by file and site index.
 #[derive(Debug, Default)]
 pub struct Pins {
-    pub outcomes: BTreeMap<(std::sync::Arc<str>, usize), PinOutcome>,
+    /// Sorted by file and site, one per tag use: a list searched by halves, not a map, which
+    /// held half-empty nodes (uses arrive in order) in a repository with thousands of them.
+    outcomes: Vec<(std::sync::Arc<str>, usize, PinOutcome)>,
     /// One line per source that failed, for the error summary.
     pub source_errors: Vec<String>,
 }
 
 impl Pins {
     pub fn get(&self, path: &str, site: usize) -> Option<&PinOutcome> {
-        self.outcomes.get(&(std::sync::Arc::from(path), site))
+        self.outcomes
+            .binary_search_by(|(p, s, _)| (&**p, *s).cmp(&(path, site)))
+            .ok()
+            .map(|at| &self.outcomes[at].2)
+    }
+
+    fn insert(&mut self, path: &std::sync::Arc<str>, site: usize, outcome: PinOutcome) {
+        self.outcomes.push((path.clone(), site, outcome));
+    }
+
+    /// Done inserting: in order, and of two outcomes for one use the last is kept.
+    fn settle(&mut self) {
+        let in_order = |a: &(std::sync::Arc<str>, usize, PinOutcome),
+                        b: &(std::sync::Arc<str>, usize, PinOutcome)| {
+            (&a.0, a.1).cmp(&(&b.0, b.1))
+        };
+        if !self.outcomes.is_sorted_by(|a, b| in_order(a, b).is_lt()) {
+            self.outcomes.sort_by(in_order);
+            self.outcomes.reverse();
+            self.outcomes
+                .dedup_by(|later, earlier| later.0 == earlier.0 && later.1 == earlier.1);
+            self.outcomes.reverse();
+        }
+        self.outcomes.shrink_to_fit();
     }
 }
 
@@ -116,14 +141,9 @@ pub fn resolve_pins(
         if !matches!(use_.kind, TagKind::Mutable | TagKind::Missing) {
             continue;
         }
-        let key = (use_.path.clone(), use_.site);
+        let key = (&use_.path, use_.site);
         let Some(source) = sources.iter().find(|s| s.matches(&use_.image)) else {
-            pins.outcomes.insert(
-                key,
-                PinOutcome::NoSource {
-                    suggestion: suggestion(&use_.image),
-                },
-            );
+            pins.insert(key.0, key.1, PinOutcome::NoSource);
             continue;
         };
         let branch = branch_of(use_.tag.as_deref()).or_else(|| source.branch.clone());
@@ -136,8 +156,7 @@ pub fn resolve_pins(
                 failed_sources
                     .entry(source.repo.clone())
                     .or_insert_with(|| format!("source {shown} ({}): {error}", source.declared_in));
-                pins.outcomes
-                    .insert(key, PinOutcome::Failed { repo: shown, error });
+                pins.insert(key.0, key.1, PinOutcome::Failed { repo: shown, error });
                 continue;
             }
         };
@@ -151,24 +170,25 @@ pub fn resolve_pins(
         };
         match walked {
             Ok((head, tag, skipped)) => {
-                pins.outcomes.insert(
-                    key,
-                    PinOutcome::Pinned(Pin {
+                pins.insert(
+                    key.0,
+                    key.1,
+                    PinOutcome::Pinned(Box::new(Pin {
                         tag,
                         head,
                         repo: shown,
                         template,
                         template_note,
                         skipped,
-                    }),
+                    })),
                 );
             }
             Err(error) => {
-                pins.outcomes
-                    .insert(key, PinOutcome::Failed { repo: shown, error });
+                pins.insert(key.0, key.1, PinOutcome::Failed { repo: shown, error });
             }
         }
     }
+    pins.settle();
     pins.source_errors = failed_sources.into_values().collect();
     pins
 }
@@ -215,7 +235,7 @@ fn walk_back(
 }
 
 /// The config that would map `image` to its repository.
-fn suggestion(image: &str) -> String {
+pub fn suggestion(image: &str) -> String {
     // With a registry, match any registry (the placeholder account may be fixed meanwhile);
     // a bare Docker Hub name has no `/` for a `*/` to match.
     let pattern = match image.split_once('/') {
@@ -359,6 +379,41 @@ pub fn render_template(template: &str, head: &BranchHead) -> Result<String, Stri
 mod tests {
     use super::*;
     use crate::resolve::git::CommitInfo;
+
+    /// Outcomes are found by file and site whatever order they came in, and of two for one
+    /// use the last is kept (as a map would keep it).
+    #[test]
+    fn outcomes_are_found_by_file_and_site() {
+        let failed = |error: &str| PinOutcome::Failed {
+            repo: "r".into(),
+            error: error.into(),
+        };
+        let error_of = |pins: &Pins, path: &str, site: usize| match pins.get(path, site) {
+            Some(PinOutcome::Failed { error, .. }) => Some(error.clone()),
+            Some(PinOutcome::NoSource) => Some("no source".into()),
+            _ => None,
+        };
+        let (a, b): (std::sync::Arc<str>, std::sync::Arc<str>) = ("a.yaml".into(), "b.yaml".into());
+        let mut in_order = Pins::default();
+        in_order.insert(&a, 1, failed("a1"));
+        in_order.insert(&a, 7, PinOutcome::NoSource);
+        in_order.insert(&b, 0, failed("b0"));
+        in_order.settle();
+        let mut shuffled = Pins::default();
+        shuffled.insert(&b, 0, failed("first b0"));
+        shuffled.insert(&a, 7, PinOutcome::NoSource);
+        shuffled.insert(&a, 1, failed("a1"));
+        shuffled.insert(&b, 0, failed("b0"));
+        shuffled.settle();
+        for pins in [&in_order, &shuffled] {
+            assert_eq!(error_of(pins, "a.yaml", 1).as_deref(), Some("a1"));
+            assert_eq!(error_of(pins, "a.yaml", 7).as_deref(), Some("no source"));
+            assert_eq!(error_of(pins, "b.yaml", 0).as_deref(), Some("b0"));
+            assert_eq!(error_of(pins, "a.yaml", 0), None);
+            assert_eq!(error_of(pins, "c.yaml", 1), None);
+            assert_eq!(pins.outcomes.len(), 3);
+        }
+    }
 
     fn head() -> BranchHead {
         BranchHead {

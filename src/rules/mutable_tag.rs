@@ -144,9 +144,10 @@ fn finding(file: &FileInput, resolved: &Resolved, use_: &TagUse) -> Option<Findi
                         append_images: Vec::new(),
                     });
             }
-            Some(PinOutcome::NoSource { suggestion }) => {
+            Some(PinOutcome::NoSource) => {
                 message.push_str(&format!(
-                    "; unresolved: no source maps this image — {suggestion}"
+                    "; unresolved: no source maps this image — {}",
+                    crate::resolve::pins::suggestion(&use_.image)
                 ));
             }
             Some(PinOutcome::Failed { error, .. }) => {
