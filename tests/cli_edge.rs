@@ -800,3 +800,52 @@ fn terraform_node_role_policy_is_checked_for_the_four_ecr_actions() {
         run.stderr
     );
 }
+
+/// A name reached through several chains of one overlay is reported at the site the first
+/// chain found (as kustomize lists the resources): here `comp-a` (namespace `x`) comes
+/// before `comp-b`, so the first Deployment is the one in `x`, not the second, whose own
+/// namespace is `x` too.
+#[test]
+fn irsa_site_of_a_name_reached_by_several_chains_is_the_first_chains() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "base/deploy.yaml",
+        b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: one\nspec:\n  template:\n    spec:\n      serviceAccountName: sa\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: two\n  namespace: x\nspec:\n  template:\n    spec:\n      serviceAccountName: sa\n",
+    );
+    write(
+        dir.path(),
+        "base/kustomization.yaml",
+        b"resources:\n  - deploy.yaml\n",
+    );
+    write(
+        dir.path(),
+        "comp-a/kustomization.yaml",
+        b"namespace: x\nresources:\n  - ../base\n",
+    );
+    write(
+        dir.path(),
+        "comp-b/kustomization.yaml",
+        b"resources:\n  - ../base\n",
+    );
+    write(
+        dir.path(),
+        "root/kustomization.yaml",
+        b"resources:\n  - ../comp-a\n  - ../comp-b\n",
+    );
+    let run = manifix(&["check", "."], dir.path());
+    let found: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains(": irsa-service-account: "))
+        .collect();
+    assert_eq!(found.len(), 2, "{}", run.stdout);
+    for namespace in ["default", "x"] {
+        assert!(
+            found.iter().any(|l| l.starts_with("base/deploy.yaml:8:27:")
+                && l.contains(&format!("in namespace `{namespace}`"))),
+            "{namespace}: {}",
+            run.stdout
+        );
+    }
+}

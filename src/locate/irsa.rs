@@ -118,23 +118,31 @@ pub fn irsa_issues(files: &[(&str, &IrsaFacts)], graph: &Graph) -> Vec<IrsaIssue
         .iter()
         .map(|&(path, _)| graph.chains_for(path).len())
         .sum();
-    let mut reach: Vec<(&str, usize, Option<&str>)> = Vec::with_capacity(count);
+    // A row per file and chain: the root, the file, the chain's place among the file's
+    // chains, and the namespace the chain sets (40 bytes: indexes are 32-bit).
+    let mut reach: Vec<(&str, u32, u32, Option<&str>)> = Vec::with_capacity(count);
     for (index, &(path, _)) in files.iter().enumerate() {
-        for chain in graph.chains_for(path) {
+        for (ordinal, chain) in graph.chains_for(path).iter().enumerate() {
             let Some(root) = chain.last() else { continue };
-            reach.push((&root.dir, index, chain_namespace(&chain)));
+            reach.push((
+                &root.dir,
+                index as u32,
+                ordinal as u32,
+                chain_namespace(chain),
+            ));
         }
     }
-    // In place (a stable sort takes a buffer half the list's size). Files stay in order
-    // within a root; one file's chains to a root are told apart by their namespace, and what
-    // is gathered of a root does not depend on their order.
-    reach.sort_unstable();
+    // In place (a stable sort takes a buffer half the list's size), in the order a stable
+    // sort by root gave: files in order within a root, and one file's chains in the order
+    // they were found. That order decides which site is reported for a name reached by
+    // several chains (the first gathered is kept).
+    reach.sort_unstable_by_key(|&(root, index, ordinal, _)| (root, index, ordinal));
     let mut out = Vec::new();
     for group in reach.chunk_by(|a, b| a.0 == b.0) {
         let root = group[0].0;
         let mut facts = RootFacts::default();
-        for &(_, index, namespace) in group {
-            let (path, file) = files[index];
+        for &(_, index, _, namespace) in group {
+            let (path, file) = files[index as usize];
             collect(path, file, namespace, &mut facts);
         }
         if facts.indirect {
