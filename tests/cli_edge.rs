@@ -585,11 +585,7 @@ spec:
         "info findings do not fail the check: {}",
         run.stdout
     );
-    let found: Vec<&str> = run
-        .stdout
-        .lines()
-        .filter(|l| l.contains(": image-pull-secrets-ecr: "))
-        .collect();
+    let found = lines_of(&run.stdout, "image-pull-secrets-ecr");
     assert_eq!(found.len(), 1, "{}", run.stdout);
     assert!(found[0].starts_with("d.yaml:7:17:"), "{}", found[0]);
     assert!(found[0].contains("node's IAM role"), "{}", found[0]);
@@ -611,11 +607,7 @@ fn ecr_registries_outside_the_cluster_region_are_reported() {
     .concat();
     write(dir.path(), "pods.yaml", text.as_bytes());
     let run = manifix(&["check", "."], dir.path());
-    let found: Vec<&str> = run
-        .stdout
-        .lines()
-        .filter(|l| l.contains(": ecr-region: "))
-        .collect();
+    let found = lines_of(&run.stdout, "ecr-region");
     assert_eq!(found.len(), 1, "{}", run.stdout);
     assert!(found[0].starts_with("pods.yaml:18:14:"), "{}", found[0]);
     assert!(
@@ -630,12 +622,12 @@ fn ecr_registries_outside_the_cluster_region_are_reported() {
         b"cluster:\n  region: us-east-1\n",
     );
     let run = manifix(&["check", "."], dir.path());
-    let found = run
-        .stdout
-        .lines()
-        .filter(|l| l.contains(": ecr-region: "))
-        .count();
-    assert_eq!(found, 2, "{}", run.stdout);
+    assert_eq!(
+        lines_of(&run.stdout, "ecr-region").len(),
+        2,
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -662,11 +654,7 @@ fn accounts_that_differ_within_an_overlay_or_from_the_target_are_reported() {
         b"resources:\n  - ../../base\n",
     );
     let run = manifix(&["check", "."], dir.path());
-    let found: Vec<&str> = run
-        .stdout
-        .lines()
-        .filter(|l| l.contains(": account-mismatch: "))
-        .collect();
+    let found = lines_of(&run.stdout, "account-mismatch");
     assert_eq!(found.len(), 1, "{}", run.stdout);
     assert!(found[0].starts_with("base/sa.yaml:6:46:"), "{}", found[0]);
     assert!(
@@ -677,11 +665,7 @@ fn accounts_that_differ_within_an_overlay_or_from_the_target_are_reported() {
 
     // A stated target makes every other real account stand out, overlay or not.
     let run = manifix(&["check", "--account", "465002806239", "."], dir.path());
-    let found: Vec<&str> = run
-        .stdout
-        .lines()
-        .filter(|l| l.contains(": account-mismatch: "))
-        .collect();
+    let found = lines_of(&run.stdout, "account-mismatch");
     assert_eq!(found.len(), 1, "{}", run.stdout);
     assert!(
         found[0].contains("the target account is 465002806239 (from --account)"),
@@ -723,11 +707,7 @@ fn irsa_wiring_mistakes_are_reported_per_overlay() {
         b"namespace: prod\nresources:\n  - ../../base\n",
     );
     let run = manifix(&["check", "."], dir.path());
-    let found: Vec<&str> = run
-        .stdout
-        .lines()
-        .filter(|l| l.contains(": irsa-service-account: "))
-        .collect();
+    let found = lines_of(&run.stdout, "irsa-service-account");
     // Missing `api`; unused roles on api-sa, worker and templated; worker's malformed ARN.
     assert_eq!(found.len(), 5, "{}", run.stdout);
     assert!(
@@ -834,11 +814,7 @@ fn irsa_site_of_a_name_reached_by_several_chains_is_the_first_chains() {
         b"resources:\n  - ../comp-a\n  - ../comp-b\n",
     );
     let run = manifix(&["check", "."], dir.path());
-    let found: Vec<&str> = run
-        .stdout
-        .lines()
-        .filter(|l| l.contains(": irsa-service-account: "))
-        .collect();
+    let found = lines_of(&run.stdout, "irsa-service-account");
     assert_eq!(found.len(), 2, "{}", run.stdout);
     for namespace in ["default", "x"] {
         assert!(

@@ -6,7 +6,7 @@
 mod common;
 
 use common::git::{git, make_app_repo};
-use common::{copy_dir, fixture, REAL};
+use common::{copy_dir, fixture, lines_of, REAL};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -146,13 +146,6 @@ fn manifix_aws(args: &[&str], cwd: &Path, endpoint: &str) -> Run {
     };
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     run
-}
-
-fn lines_of<'a>(stdout: &'a str, rule: &str) -> Vec<&'a str> {
-    stdout
-        .lines()
-        .filter(|l| l.contains(&format!(": {rule}: ")))
-        .collect()
 }
 
 #[test]

@@ -12,6 +12,14 @@ use std::process::{Command, Output};
 pub const REAL: &str = "465002806239";
 pub const PLACEHOLDER: &str = "123456789012";
 
+/// The text-output lines of `rule`'s findings (`path:line:col: rule: message`).
+pub fn lines_of<'a>(stdout: &'a str, rule: &str) -> Vec<&'a str> {
+    stdout
+        .lines()
+        .filter(|l| l.contains(&format!(": {rule}: ")))
+        .collect()
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures")
