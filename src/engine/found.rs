@@ -44,14 +44,6 @@ impl Tally {
         *self.by_rule.entry(f.rule).or_default() += 1;
     }
 
-    pub fn count(&self, severity: Severity) -> usize {
-        match severity {
-            Severity::Error => self.errors,
-            Severity::Warning => self.warnings,
-            Severity::Info => self.info,
-        }
-    }
-
     /// How many findings `rule` made.
     pub fn of_rule(&self, rule: &str) -> usize {
         self.by_rule.get(rule).copied().unwrap_or(0)
@@ -176,11 +168,11 @@ impl Run {
                     }),
                     None => Err("its findings were not kept".to_string()),
                 };
-                read.map_err(|message| FileError {
-                    path: file.entry.rel.clone(),
-                    line: 1,
-                    column: 1,
-                    message: format!("{message}: not reported or fixed"),
+                read.map_err(|message| {
+                    FileError::whole_file(
+                        &file.entry.rel,
+                        format!("{message}: not reported or fixed"),
+                    )
                 })
             }
         }

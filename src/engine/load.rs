@@ -85,12 +85,7 @@ fn in_order_on_every_core<I: Send, R: Send>(
 
 /// A relevant file's text, read again; an error when it is no longer what was analysed.
 pub fn read_again(file: &Analyzed) -> Result<String, FileError> {
-    let error = |message: String| FileError {
-        path: file.entry.rel.clone(),
-        line: 1,
-        column: 1,
-        message,
-    };
+    let error = |message: String| FileError::whole_file(&file.entry.rel, message);
     let bytes = read_limited(&file.entry.abs())
         .map_err(|e| error(format!("cannot read: {e}")))?
         .ok_or_else(|| error("grew past the size limit while manifix ran: not checked".into()))?;
@@ -130,7 +125,9 @@ fn load(entry: FileEntry, keep_prefixes: &[String], spill: &Spill) -> Loaded {
             warning,
         })
     };
-    let bytes = match read_limited(&entry.abs()) {
+    // Joined once (the root and the relative path) for reading and for the file's name.
+    let abs = entry.abs();
+    let bytes = match read_limited(&abs) {
         Ok(Some(b)) => b,
         Ok(None) => {
             return skip(
@@ -143,12 +140,10 @@ fn load(entry: FileEntry, keep_prefixes: &[String], spill: &Spill) -> Loaded {
             )
         }
         Err(e) => {
-            return Loaded::Failed(FileError {
-                path: entry.rel.clone(),
-                line: 1,
-                column: 1,
-                message: format!("cannot read: {e}"),
-            })
+            return Loaded::Failed(FileError::whole_file(
+                &entry.rel,
+                format!("cannot read: {e}"),
+            ))
         }
     };
     // YAML may be UTF-16 or UTF-32, which a BOM announces: not a binary file, but not text
@@ -214,7 +209,6 @@ fn load(entry: FileEntry, keep_prefixes: &[String], spill: &Spill) -> Loaded {
             ),
         });
     }
-    let abs = entry.abs();
     let file_name = abs.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let mut located = locate_relevant(&parsed, file_name, keep_prefixes);
     crate::locate::place_sites(&text, &mut located);

@@ -77,6 +77,18 @@ pub struct FileError {
     pub message: String,
 }
 
+impl FileError {
+    /// An error about the whole file rather than a place in it: shown at its start.
+    pub fn whole_file(path: &str, message: String) -> FileError {
+        FileError {
+            path: path.to_string(),
+            line: 1,
+            column: 1,
+            message,
+        }
+    }
+}
+
 /// A file passed over on purpose (templates, binary, non-UTF-8, links out of the root).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkippedFile {
@@ -142,11 +154,8 @@ impl Held {
             Held::Spilled(at) => spill
                 .get(*at)
                 .map(std::borrow::Cow::Owned)
-                .map_err(|message| FileError {
-                    path: path.to_string(),
-                    line: 1,
-                    column: 1,
-                    message: format!("{message}: not checked or fixed"),
+                .map_err(|message| {
+                    FileError::whole_file(path, format!("{message}: not checked or fixed"))
                 }),
         }
     }
