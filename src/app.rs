@@ -143,7 +143,12 @@ pub(crate) fn options(common: &Common) -> Result<RunOptions, AppError> {
 }
 
 /// Errors, skipped files and how the target account was chosen, on stderr.
-pub(crate) fn report_side_notes(run: &Run, err: &mut dyn Write, paint: Paint) -> io::Result<()> {
+pub(crate) fn report_side_notes(
+    run: &Run,
+    targets: &PlaceholderTargets,
+    err: &mut dyn Write,
+    paint: Paint,
+) -> io::Result<()> {
     for e in &run.errors {
         emit::text::file_error(err, e, paint)?;
     }
@@ -165,21 +170,47 @@ pub(crate) fn report_side_notes(run: &Run, err: &mut dyn Write, paint: Paint) ->
     for note in &run.registry_notes {
         writeln!(err, "note: {note}")?;
     }
-    if run.tally().of_rule("placeholder-account") > 0 {
-        let mut told = std::collections::BTreeSet::new();
-        for f in run.findings() {
-            let f = f?;
-            if f.rule != "placeholder-account" {
-                continue;
-            }
-            if let Some(t) = run.resolved.accounts.target_for(&f.path) {
-                if matches!(t.origin, Origin::Inferred(_)) && told.insert(t.account.clone()) {
-                    writeln!(err, "note: target account {} {}", t.account, t.origin)?;
-                }
-            }
-        }
+    for note in &targets.inferred {
+        writeln!(err, "{note}")?;
     }
     Ok(())
+}
+
+/// What the placeholder findings say of their target accounts, from one pass over them (the
+/// findings are read back from the run's spill for it): the inferred targets to note, each
+/// once in report order, and whether a placeholder has no known target.
+pub(crate) struct PlaceholderTargets {
+    /// `note: target account ...` lines.
+    inferred: Vec<String>,
+    pub(crate) missing: bool,
+}
+
+pub(crate) fn placeholder_targets(run: &Run) -> io::Result<PlaceholderTargets> {
+    let mut targets = PlaceholderTargets {
+        inferred: Vec::new(),
+        missing: false,
+    };
+    if run.tally().of_rule("placeholder-account") == 0 {
+        return Ok(targets);
+    }
+    let mut told = std::collections::BTreeSet::new();
+    for f in run.findings() {
+        let f = f?;
+        if f.rule != "placeholder-account" {
+            continue;
+        }
+        match run.resolved.accounts.target_for(&f.path) {
+            Some(t) => {
+                if matches!(t.origin, Origin::Inferred(_)) && told.insert(t.account.clone()) {
+                    targets
+                        .inferred
+                        .push(format!("note: target account {} {}", t.account, t.origin));
+                }
+            }
+            None => targets.missing = true,
+        }
+    }
+    Ok(targets)
 }
 
 fn check(
@@ -203,11 +234,12 @@ fn check(
             writeln!(out)?;
         }
         Format::Text => {
-            report_side_notes(&run, err, paint_err)?;
+            let targets = placeholder_targets(&run)?;
+            report_side_notes(&run, &targets, err, paint_err)?;
             for f in run.findings() {
                 emit::text::finding(out, &f.map_err(io::Error::from)?, paint_out)?;
             }
-            if missing_target(&run)? {
+            if targets.missing {
                 writeln!(err, "note: {}", run.resolved.accounts.missing_target_help())?;
             }
             writeln!(out, "{}", emit::text::run_summary(&run))?;
@@ -246,8 +278,9 @@ const FIX_SLICE: usize = 512;
 /// The side notes; `false` when fixing must stop because a placeholder has no known
 /// replacement account.
 fn ready_to_fix(run: &Run, err: &mut dyn Write, paint: Paint) -> io::Result<bool> {
-    report_side_notes(run, err, paint)?;
-    if missing_target(run)? {
+    let targets = placeholder_targets(run)?;
+    report_side_notes(run, &targets, err, paint)?;
+    if targets.missing {
         writeln!(
             err,
             "{}: {}",
@@ -264,20 +297,6 @@ pub(crate) fn fix_choice(args: &FixArgs) -> crate::fix::FixChoice {
         unsafe_fixes: args.unsafe_fixes,
         add_missing_overrides: args.add_missing_overrides,
     }
-}
-
-/// A placeholder was found in a file for which no real account is known.
-pub(crate) fn missing_target(run: &Run) -> io::Result<bool> {
-    if run.tally().of_rule("placeholder-account") == 0 {
-        return Ok(false);
-    }
-    for f in run.findings() {
-        let f = f?;
-        if f.rule == "placeholder-account" && run.resolved.accounts.target_for(&f.path).is_none() {
-            return Ok(true);
-        }
-    }
-    Ok(false)
 }
 
 /// Removes the temporary files an interrupted `manifix fix` left (each file it was writing is

@@ -87,7 +87,10 @@ fn work(spec: &RepoSpec, job: &Job, diff: &mut String) -> Result<RepoRecord, Str
         ..RunOptions::default()
     };
     let run = analyze(&opts).map_err(|e| e.to_string())?;
-    if crate::app::missing_target(&run).map_err(|e| e.to_string())? {
+    if crate::app::placeholder_targets(&run)
+        .map_err(|e| e.to_string())?
+        .missing
+    {
         return Err(run.resolved.accounts.missing_target_help());
     }
     let plan = plan_fixes(&run, FixChoice::default());
