@@ -17,6 +17,7 @@ pub mod recipe;
 pub mod registry;
 pub mod resolve;
 pub mod rules;
+pub(crate) mod sorted;
 pub mod text;
 pub mod vcs;
 pub mod yaml;

@@ -153,10 +153,7 @@ impl Graph {
             }
             parents.push((path.into_boxed_str(), includers.into_boxed_slice()));
         }
-        by_dir.sort_by(|a, b| a.dir.cmp(&b.dir));
-        by_dir.reverse();
-        by_dir.dedup_by(|later, earlier| later.dir == earlier.dir);
-        by_dir.reverse();
+        crate::sorted::sort_keeping_last(&mut by_dir, |a, b| a.dir.cmp(&b.dir));
         by_dir.shrink_to_fit();
         parents.shrink_to_fit();
         Graph { by_dir, parents }

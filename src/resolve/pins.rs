@@ -113,17 +113,7 @@ impl Pins {
 
     /// Done inserting: in order, and of two outcomes for one use the last is kept.
     fn settle(&mut self) {
-        let in_order = |a: &(std::sync::Arc<str>, usize, PinOutcome),
-                        b: &(std::sync::Arc<str>, usize, PinOutcome)| {
-            (&a.0, a.1).cmp(&(&b.0, b.1))
-        };
-        if !self.outcomes.is_sorted_by(|a, b| in_order(a, b).is_lt()) {
-            self.outcomes.sort_by(in_order);
-            self.outcomes.reverse();
-            self.outcomes
-                .dedup_by(|later, earlier| later.0 == earlier.0 && later.1 == earlier.1);
-            self.outcomes.reverse();
-        }
+        crate::sorted::sort_keeping_last(&mut self.outcomes, |a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
         self.outcomes.shrink_to_fit();
     }
 }
