@@ -115,6 +115,11 @@ pub fn discover(root: &Path, paths: &[PathBuf]) -> Result<Discovered, DiscoverEr
         message: format!("cannot open: {e}"),
     })?;
     let shared_root: Arc<Path> = Arc::from(root);
+    let roots = Roots {
+        real: &root_real,
+        given: root,
+        shared: &shared_root,
+    };
     let mut out = Discovered::default();
     for path in paths {
         let meta = std::fs::symlink_metadata(path).map_err(|e| DiscoverError {
@@ -132,11 +137,6 @@ pub fn discover(root: &Path, paths: &[PathBuf]) -> Result<Discovered, DiscoverEr
             continue;
         }
         if meta.is_file() || meta.file_type().is_symlink() && path.is_file() {
-            let roots = Roots {
-                real: &root_real,
-                given: root,
-                shared: &shared_root,
-            };
             add_file(&roots, path, meta.file_type(), &mut out, true);
             continue;
         }
@@ -176,11 +176,6 @@ pub fn discover(root: &Path, paths: &[PathBuf]) -> Result<Discovered, DiscoverEr
                         Ok(entry) => {
                             // The type comes from the directory listing: no stat per file.
                             if let Some(file_type) = entry.file_type().filter(|t| !t.is_dir()) {
-                                let roots = Roots {
-                                    real: &root_real,
-                                    given: root,
-                                    shared: &shared_root,
-                                };
                                 add_file(&roots, entry.path(), file_type, &mut part, false);
                             }
                         }

@@ -168,35 +168,32 @@ pub fn report(out: &mut dyn Write, run: &Run, root: &Path) -> io::Result<()> {
         text: None,
     };
     let results = run.findings().map(move |f| {
-        let f = f?;
-        Ok({
-            let f = &f;
-            let text = source.of(&f.path);
-            let hash = fnv1a(&[f.rule, &f.path, line_text(f, text)]);
-            let occurrence = seen.entry(hash).or_insert(0);
-            *occurrence += 1;
-            let mut result = json!({
-                "ruleId": f.rule,
-                "level": level(f.severity),
-                "message": { "text": f.message },
-                "locations": [{
-                    "physicalLocation": {
-                        "artifactLocation": artifact(&f.path),
-                        "region": region(f, text),
-                    }
-                }],
-                "partialFingerprints": {
-                    "manifix/v1": format!("{hash:016x}:{occurrence}"),
-                },
-            });
-            if let Some(i) = index.get(f.rule) {
-                result["ruleIndex"] = json!(i);
-            }
-            if let Some(fix) = sarif_fix(f, text) {
-                result["fixes"] = json!([fix]);
-            }
-            result
-        })
+        let f = &f?;
+        let text = source.of(&f.path);
+        let hash = fnv1a(&[f.rule, &f.path, line_text(f, text)]);
+        let occurrence = seen.entry(hash).or_insert(0);
+        *occurrence += 1;
+        let mut result = json!({
+            "ruleId": f.rule,
+            "level": level(f.severity),
+            "message": { "text": f.message },
+            "locations": [{
+                "physicalLocation": {
+                    "artifactLocation": artifact(&f.path),
+                    "region": region(f, text),
+                }
+            }],
+            "partialFingerprints": {
+                "manifix/v1": format!("{hash:016x}:{occurrence}"),
+            },
+        });
+        if let Some(i) = index.get(f.rule) {
+            result["ruleIndex"] = json!(i);
+        }
+        if let Some(fix) = sarif_fix(f, text) {
+            result["fixes"] = json!([fix]);
+        }
+        Ok(result)
     });
 
     let mut notifications: Vec<Value> = Vec::new();
