@@ -353,8 +353,7 @@ fn fix(
     let mut write_failures = 0;
     // A file that could not be written fixed nothing: the summary counts what was written.
     let mut unwritten_fixes = 0;
-    for slice in run.files.chunks(FIX_SLICE) {
-        let part = crate::fix::plan_files(&run, slice, fix_choice(&args));
+    for part in crate::fix::plan_parts(&run, fix_choice(&args), FIX_SLICE) {
         for refused in &part.refused {
             emit::text::file_error(err, refused, paint_err)?;
         }

@@ -1,6 +1,7 @@
 //! Finds the files a run looks at: YAML manifests (and Terraform, read only to learn accounts),
 //! honouring .gitignore, never following a symlink out of the root.
 
+use crate::form::{Reader, Writer};
 use ignore::{WalkBuilder, WalkState};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -60,6 +61,76 @@ impl FileEntry {
             Location::UnderRoot(root) => Cow::Owned(root.join(&self.rel)),
             Location::Elsewhere(path) => Cow::Borrowed(path),
         }
+    }
+
+    /// Writes the entry in the run's byte form (`crate::form`), its base as an index into
+    /// `bases` (added there when new: a run has one base per path it was given). `false`
+    /// when the entry has no such form: a walked path that is not UTF-8 outside Unix.
+    pub(crate) fn encode(&self, w: &mut Writer, bases: &mut Vec<Arc<Path>>) -> bool {
+        match &self.location {
+            Location::UnderRoot(base) => {
+                let index = match bases.iter().position(|b| Arc::ptr_eq(b, base)) {
+                    Some(index) => index,
+                    None => {
+                        bases.push(Arc::clone(base));
+                        bases.len() - 1
+                    }
+                };
+                w.byte(0);
+                w.number(index);
+            }
+            Location::Elsewhere(path) => {
+                #[cfg(unix)]
+                {
+                    use std::os::unix::ffi::OsStrExt;
+                    w.byte(1);
+                    w.bytes(path.as_os_str().as_bytes());
+                }
+                #[cfg(not(unix))]
+                {
+                    let Some(path) = path.to_str() else {
+                        return false;
+                    };
+                    w.byte(1);
+                    w.text(path);
+                }
+            }
+        }
+        w.text(&self.rel);
+        w.byte(match self.kind {
+            FileKind::Yaml => 0,
+            FileKind::Terraform => 1,
+        });
+        true
+    }
+
+    /// An entry written by `encode` with the same `bases`; `None` when `r` does not hold one.
+    pub(crate) fn decode(r: &mut Reader, bases: &[Arc<Path>]) -> Option<FileEntry> {
+        let location = match r.byte()? {
+            0 => Location::UnderRoot(Arc::clone(bases.get(r.number()?)?)),
+            1 => {
+                #[cfg(unix)]
+                let path: &Path = {
+                    use std::os::unix::ffi::OsStrExt;
+                    Path::new(std::ffi::OsStr::from_bytes(r.bytes()?))
+                };
+                #[cfg(not(unix))]
+                let path: &Path = Path::new(std::str::from_utf8(r.bytes()?).ok()?);
+                Location::Elsewhere(path.into())
+            }
+            _ => return None,
+        };
+        let rel = r.text()?;
+        let kind = match r.byte()? {
+            0 => FileKind::Yaml,
+            1 => FileKind::Terraform,
+            _ => return None,
+        };
+        Some(FileEntry {
+            location,
+            rel,
+            kind,
+        })
     }
 }
 

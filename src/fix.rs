@@ -57,12 +57,49 @@ impl FixChoice {
 }
 
 pub fn plan_fixes(run: &Run, choice: FixChoice) -> FixPlan {
-    plan_files(run, &run.files, choice)
+    let mut plan = FixPlan::default();
+    for mut part in plan_parts(run, choice, usize::MAX) {
+        plan.files.append(&mut part.files);
+        plan.refused.append(&mut part.refused);
+        plan.held_back += part.held_back;
+        plan.unfixable += part.unfixable;
+    }
+    plan
 }
 
-/// The plan for some of the run's files: `fix` plans a large run a slice at a time, writing
-/// each before planning the next, so new texts never pile up in memory.
-pub fn plan_files(run: &Run, files: &[crate::engine::Analyzed], choice: FixChoice) -> FixPlan {
+/// The plan in parts of at most `part_len` files, in path order, each planned when it is
+/// taken: `fix` writes each part before planning the next, so new texts never pile up in
+/// memory. A part of files the run could not read back is that error, refused.
+pub fn plan_parts(
+    run: &Run,
+    choice: FixChoice,
+    part_len: usize,
+) -> impl Iterator<Item = FixPlan> + '_ {
+    let part_len = part_len.max(1);
+    run.files_with_findings().flat_map(move |slice| {
+        let parts = match slice {
+            Ok(mut files) => {
+                let mut parts = Vec::new();
+                while !files.is_empty() {
+                    let rest = files.split_off(part_len.min(files.len()));
+                    parts.push(Ok(std::mem::replace(&mut files, rest)));
+                }
+                parts
+            }
+            Err(error) => vec![Err(error)],
+        };
+        parts.into_iter().map(move |part| match part {
+            Ok(files) => plan_files(run, &files, choice),
+            Err(error) => FixPlan {
+                refused: vec![error],
+                ..FixPlan::default()
+            },
+        })
+    })
+}
+
+/// The plan for some of the run's files.
+fn plan_files(run: &Run, files: &[crate::engine::Analyzed], choice: FixChoice) -> FixPlan {
     // Files are planned on every core (reading, parsing, splicing and verifying each), then
     // gathered in the run's order.
     let planned = crate::engine::parallel_map(files, |file| plan_file(run, file, choice));

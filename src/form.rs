@@ -46,8 +46,18 @@ impl Writer<'_> {
     }
 
     pub(crate) fn text(&mut self, s: &str) {
-        self.number(s.len());
-        self.out.extend_from_slice(s.as_bytes());
+        self.bytes(s.as_bytes());
+    }
+
+    /// Bytes that need not be text (a path on Unix): their length and themselves.
+    pub(crate) fn bytes(&mut self, b: &[u8]) {
+        self.number(b.len());
+        self.out.extend_from_slice(b);
+    }
+
+    /// A 64-bit number written whole (a hash: a varint would take more bytes, not fewer).
+    pub(crate) fn word(&mut self, n: u64) {
+        self.out.extend_from_slice(&n.to_le_bytes());
     }
 
     pub(crate) fn optional(&mut self, s: Option<&str>) {
@@ -65,7 +75,7 @@ pub(crate) struct Reader<'a> {
     pub(crate) bytes: &'a [u8],
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     pub(crate) fn byte(&mut self) -> Option<u8> {
         let (&b, rest) = self.bytes.split_first()?;
         self.bytes = rest;
@@ -102,13 +112,23 @@ impl Reader<'_> {
     }
 
     pub(crate) fn text(&mut self) -> Option<String> {
+        String::from_utf8(self.bytes()?.to_vec()).ok()
+    }
+
+    pub(crate) fn bytes(&mut self) -> Option<&'a [u8]> {
         let len = self.number()?;
         if len > self.bytes.len() {
             return None;
         }
-        let (text, rest) = self.bytes.split_at(len);
+        let (taken, rest) = self.bytes.split_at(len);
         self.bytes = rest;
-        String::from_utf8(text.to_vec()).ok()
+        Some(taken)
+    }
+
+    pub(crate) fn word(&mut self) -> Option<u64> {
+        let (word, rest) = self.bytes.split_first_chunk::<8>()?;
+        self.bytes = rest;
+        Some(u64::from_le_bytes(*word))
     }
 
     pub(crate) fn optional(&mut self) -> Option<Option<String>> {

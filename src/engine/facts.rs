@@ -1,7 +1,7 @@
 //! Repository-wide facts worked out between reading the files and running the rules: the
 //! majority account of each overlay, the cluster's region, and what ECR holds.
 
-use super::{Analyzed, Run, RunError};
+use super::{Run, RunError};
 use crate::config::Config;
 use crate::locate::aws::{find_accounts, AccountSite};
 use crate::locate::kustomize::Graph;
@@ -99,10 +99,9 @@ pub(super) fn check_registry(
 /// For each render root whose files name more than one real account: the account most of its
 /// references use, keyed by every file of the root whose account differs. Ties are not
 /// judged: with two accounts equally used, neither is the odd one out.
-/// `uses` are those of the files at the given indexes of `files`.
+/// `uses` are each file's real accounts, with its path, in file order.
 pub(super) fn overlay_accounts(
-    files: &[Analyzed],
-    uses: &[(usize, Box<[u64]>)],
+    uses: &[(Box<str>, Box<[u64]>)],
     graph: &Graph,
 ) -> std::collections::BTreeMap<String, Vec<(String, String)>> {
     use std::collections::BTreeMap;
@@ -110,7 +109,8 @@ pub(super) fn overlay_accounts(
     // file's references name the account. Sorted by root and account (file order kept), each
     // root is judged in turn: a map of every root's accounts at once was most of this pass's
     // memory in a repository with thousands of overlays. Accounts are numbers (twelve
-    // digits, so their order is the text's); files are indexes, not copies of their paths.
+    // digits, so their order is the text's); files are indexes into `uses`, not copies of
+    // their paths.
     let roots_of = |rel: &str| -> Vec<&str> {
         let mut roots: Vec<&str> = graph
             .chains_for(rel)
@@ -142,11 +142,11 @@ pub(super) fn overlay_accounts(
     // grown by doubling holds twice its rows, and this pass runs beside the others.
     let count: usize = uses
         .iter()
-        .map(|(index, real)| roots_of(&files[*index].entry.rel).len() * accounts_of(real).len())
+        .map(|(path, real)| roots_of(path).len() * accounts_of(real).len())
         .sum();
     let mut rows: Vec<(&str, u64, usize, u64)> = Vec::with_capacity(count);
-    for &(index, ref real) in uses {
-        let roots = roots_of(&files[index].entry.rel);
+    for (index, (path, real)) in uses.iter().enumerate() {
+        let roots = roots_of(path);
         for (account, references) in accounts_of(real) {
             for &root in &roots {
                 rows.push((root, account, index, references));
@@ -179,7 +179,7 @@ pub(super) fn overlay_accounts(
         let majority = format!("{:012}", ranked[0].0);
         for (_, _, paths) in ranked.iter().skip(1) {
             for &index in paths {
-                let list = out.entry(files[index].entry.rel.clone()).or_default();
+                let list = out.entry(uses[index].0.to_string()).or_default();
                 let item = (
                     majority.clone(),
                     if root.is_empty() {

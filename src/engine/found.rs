@@ -3,6 +3,7 @@
 //! grow with them; only their counts (`Tally`) stay in memory. Reports read them back a file
 //! at a time, in report order, and `fix` reads back those of the file it plans.
 
+use super::files::Slices;
 use super::spill::{Spill, SpillReader, SpillRef};
 use super::{Analyzed, FileError, Run};
 use crate::finding::codec::{self, RuleIds};
@@ -11,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 /// A file's findings: none, put away in the spill, or (when they could not be) here.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub enum FileFindings {
     #[default]
     None,
@@ -91,6 +92,11 @@ impl FindingsWriter {
         }
     }
 
+    /// The spill the findings go to: the list of the files that have them goes there too.
+    pub(super) fn spill(&self) -> &Spill {
+        &self.spill
+    }
+
     fn tally(&self) -> std::sync::MutexGuard<'_, Tally> {
         // Counts are added whole under the lock: a worker that panicked left them whole.
         self.tally
@@ -150,10 +156,23 @@ impl Run {
     pub fn findings(&self) -> FindingsIter<'_> {
         FindingsIter {
             run: self,
-            next_file: 0,
+            slices: self.files.slices(self.findings.reader.as_ref()),
+            files: Vec::new().into_iter(),
+            file: None,
             next_other: 0,
             current: Vec::new().into_iter(),
         }
+    }
+
+    /// The run's files that have findings, in path order, a slice at a time (read back from
+    /// where the run keeps them); a slice that cannot be read back is an error naming its
+    /// first file.
+    pub fn files_with_findings(
+        &self,
+    ) -> impl Iterator<Item = Result<Vec<Analyzed>, FileError>> + '_ {
+        self.files
+            .slices(self.findings.reader.as_ref())
+            .map(|(_, slice)| slice)
     }
 
     /// The findings of `file` (one of the run's files), in report order.
@@ -182,9 +201,30 @@ impl Run {
 /// See `Run::findings`.
 pub struct FindingsIter<'a> {
     run: &'a Run,
-    next_file: usize,
+    /// The slices of the run's files with findings still to read back.
+    slices: Slices<'a>,
+    /// The files of the slice read back last that are still to come.
+    files: std::vec::IntoIter<Analyzed>,
+    /// The next file whose findings are to come, once taken from `files`.
+    file: Option<Analyzed>,
     next_other: usize,
     current: std::vec::IntoIter<Finding>,
+}
+
+impl FindingsIter<'_> {
+    /// The next of the run's files with findings; a slice that cannot be read back gives its
+    /// error.
+    fn next_file(&mut self) -> Option<Result<Analyzed, FileError>> {
+        loop {
+            if let Some(file) = self.files.next() {
+                return Some(Ok(file));
+            }
+            match self.slices.next()?.1 {
+                Ok(files) => self.files = files.into_iter(),
+                Err(error) => return Some(Err(error)),
+            }
+        }
+    }
 }
 
 impl Iterator for FindingsIter<'_> {
@@ -195,23 +235,24 @@ impl Iterator for FindingsIter<'_> {
             if let Some(f) = self.current.next() {
                 return Some(Ok(f));
             }
-            let files = &self.run.files;
-            let file = files[self.next_file..]
-                .iter()
-                .position(|f| !matches!(f.found, FileFindings::None))
-                .map(|at| self.next_file + at);
+            if self.file.is_none() {
+                match self.next_file() {
+                    Some(Ok(file)) => self.file = Some(file),
+                    Some(Err(error)) => return Some(Err(error)),
+                    None => {}
+                }
+            }
             // The run's files are in path order, and so are the other findings: the two
             // are merged (no path is in both).
             let other = self.run.findings.others.get(self.next_other);
             if let Some(other) = other {
-                if file.is_none_or(|i| other.path < files[i].entry.rel) {
+                if self.file.as_ref().is_none_or(|f| other.path < f.entry.rel) {
                     self.next_other += 1;
                     return Some(Ok(other.clone()));
                 }
             }
-            let file = file?;
-            self.next_file = file + 1;
-            match self.run.findings_of(&files[file]) {
+            let file = self.file.take()?;
+            match self.run.findings_of(&file) {
                 Ok(found) => self.current = found.into_iter(),
                 Err(error) => return Some(Err(error)),
             }
@@ -241,7 +282,6 @@ mod tests {
             ),
             relevant: true,
             hash: 0,
-            kustomization: None,
             comments: Vec::new(),
             located: super::super::Held::default(),
             found: FileFindings::None,
@@ -250,6 +290,16 @@ mod tests {
 
     fn finding(rule: &'static str, path: &str, at: usize, severity: Severity) -> Finding {
         Finding::new(rule, severity, path, at..at + 1, format!("{rule} at {at}"))
+    }
+
+    /// The files with their findings, as the run keeps them: in a list put away in the
+    /// findings' spill, two files a slice (so that slices are crossed).
+    fn with_findings(writer: &FindingsWriter, files: Vec<Analyzed>) -> super::super::FileList {
+        let mut list = super::super::files::FileListWriter::new(2);
+        for file in files {
+            list.push(file, writer.spill());
+        }
+        list.finish(writer.spill())
     }
 
     fn shown(findings: &[Finding]) -> Vec<String> {
@@ -264,18 +314,26 @@ mod tests {
     #[test]
     fn findings_come_back_in_report_order() {
         let writer = FindingsWriter::new();
-        let mut run = Run {
-            files: vec![file("b.yaml"), file("c.yaml"), file("d.yaml")],
-            ..Run::default()
-        };
-        run.files[0].found = writer.keep(vec![
+        let mut files = vec![
+            file("b.yaml"),
+            file("c.yaml"),
+            file("d.yaml"),
+            file("f.yaml"),
+        ];
+        files[0].found = writer.keep(vec![
             finding("mutable-tag", "b.yaml", 9, Severity::Warning),
             finding("placeholder-account", "b.yaml", 2, Severity::Error),
             finding("ecr-region", "b.yaml", 2, Severity::Info),
         ]);
-        run.files[1].found = writer.keep(Vec::new());
-        run.files[2].found =
-            writer.keep(vec![finding("mutable-tag", "d.yaml", 1, Severity::Warning)]);
+        files[1].found = writer.keep(Vec::new());
+        files[2].found = writer.keep(vec![finding("mutable-tag", "d.yaml", 1, Severity::Warning)]);
+        files[3].found = writer.keep(vec![finding("mutable-tag", "f.yaml", 3, Severity::Info)]);
+        assert!(matches!(files[0].found, FileFindings::Spilled(_)));
+        assert!(matches!(files[1].found, FileFindings::None));
+        let mut run = Run {
+            files: with_findings(&writer, files),
+            ..Run::default()
+        };
         run.findings = writer.finish(vec![
             finding("node-role-ecr", "e.tf", 5, Severity::Error),
             finding("node-role-ecr", "a.tf", 5, Severity::Error),
@@ -292,13 +350,17 @@ mod tests {
                 "c.tf 5 node-role-ecr",
                 "d.yaml 1 mutable-tag",
                 "e.tf 5 node-role-ecr",
+                "f.yaml 3 mutable-tag",
             ]
         );
-        assert!(matches!(run.files[0].found, FileFindings::Spilled(_)));
-        assert!(matches!(run.files[1].found, FileFindings::None));
-        let of_b = run.findings_of(&run.files[0]).expect("read back");
+        let files: Vec<Analyzed> = run
+            .files_with_findings()
+            .collect::<Result<Vec<_>, _>>()
+            .expect("read back")
+            .concat();
+        let of_b = run.findings_of(&files[0]).expect("read back");
         assert_eq!(shown(&of_b), shown(&all[1..4]));
-        assert!(run.findings_of(&run.files[1]).expect("none").is_empty());
+        assert!(run.findings_of(&file("c.yaml")).expect("none").is_empty());
         let tally = run.tally();
         assert_eq!(
             (
@@ -308,7 +370,7 @@ mod tests {
                 tally.info,
                 tally.fixable
             ),
-            (7, 4, 2, 1, 0)
+            (8, 4, 2, 2, 0)
         );
         assert_eq!(tally.of_rule("node-role-ecr"), 3);
         assert_eq!(
@@ -327,19 +389,18 @@ mod tests {
     #[test]
     fn findings_that_cannot_be_read_back_are_an_error_of_their_file() {
         let writer = FindingsWriter::new();
-        let mut run = Run {
-            files: vec![file("a.yaml"), file("b.yaml")],
-            ..Run::default()
-        };
-        run.files[0].found =
-            writer.keep(vec![finding("mutable-tag", "a.yaml", 1, Severity::Warning)]);
-        run.files[1].found =
-            writer.keep(vec![finding("mutable-tag", "b.yaml", 1, Severity::Warning)]);
-        run.findings = writer.finish(Vec::new());
+        let mut files = vec![file("a.yaml"), file("b.yaml")];
+        files[0].found = writer.keep(vec![finding("mutable-tag", "a.yaml", 1, Severity::Warning)]);
+        files[1].found = writer.keep(vec![finding("mutable-tag", "b.yaml", 1, Severity::Warning)]);
         // Pointed one byte off: the form read is not the one put.
-        if let FileFindings::Spilled(at) = &mut run.files[0].found {
+        if let FileFindings::Spilled(at) = &mut files[0].found {
             *at = at.shifted_for_test();
         }
+        let mut run = Run {
+            files: with_findings(&writer, files),
+            ..Run::default()
+        };
+        run.findings = writer.finish(Vec::new());
         let all: Vec<_> = run.findings().collect();
         let error = all[0].as_ref().expect_err("damaged");
         assert_eq!(error.path, "a.yaml");

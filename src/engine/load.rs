@@ -12,8 +12,13 @@ use std::path::Path;
 use std::sync::Mutex;
 
 pub(super) enum Loaded {
-    /// The file, and each account it names with the line where it first does.
-    Yaml(Box<Analyzed>, Vec<(String, usize)>),
+    Yaml {
+        file: Box<Analyzed>,
+        /// Each account it names, with the line where it first does.
+        accounts: Vec<(String, usize)>,
+        /// What the kustomize graph needs of it, when it is a kustomization.
+        kustomization: Option<Box<crate::locate::kustomize::Kustomization>>,
+    },
     Terraform(FileEntry, String),
     Skipped(SkippedFile),
     Failed(FileError),
@@ -246,16 +251,16 @@ fn load(entry: FileEntry, keep_prefixes: &[String], spill: &Spill) -> Loaded {
             .put(&located)
             .map_or_else(|| Held::Here(Box::new(located)), Held::Spilled)
     };
-    Loaded::Yaml(
-        Box::new(Analyzed {
+    Loaded::Yaml {
+        file: Box::new(Analyzed {
             hash: crate::text::content_hash(text.as_bytes()),
             entry,
             relevant,
             comments,
-            kustomization,
             located,
             found: FileFindings::None,
         }),
         accounts,
-    )
+        kustomization,
+    }
 }

@@ -1,11 +1,12 @@
 //! One run over a repository: read and parse every file, learn the accounts it names, run the
 //! rules, and collect findings, errors and skipped files in a deterministic order.
 //!
-//! What is located in each file waits in the run's spill (`spill`, a temporary file) rather
-//! than in memory: it is read back once for the repository-wide passes (image uses, IRSA
-//! wiring, overlay accounts, the cluster's region), which keep only what they need of it, and
-//! once more for the file's rules. Both passes take the files a slice at a time. The findings
-//! of each file then wait in a second spill until the report or the fix reads them back
+//! The list of files, and what is located in each, wait in the run's spill (`spill`, a
+//! temporary file) rather than in memory (`files`): they are read back once for the
+//! repository-wide passes (image uses, IRSA wiring, overlay accounts, the cluster's region),
+//! which keep only what they need of them, and once more for the files' rules. Both passes
+//! take the files a slice at a time. The findings of each file then wait in a second spill,
+//! with the list of the files that have any, until the report or the fix reads them back
 //! (`found`): memory holds only their counts.
 
 use crate::config::{Config, Level};
@@ -26,6 +27,7 @@ use crate::text::LineIndex;
 use std::path::{Path, PathBuf};
 
 mod facts;
+mod files;
 mod found;
 mod load;
 mod spill;
@@ -34,6 +36,7 @@ use facts::{
     check_registry, cluster_region, overlay_accounts, AccountUses, RegionCounts,
     REQUIRE_IMAGE_DEPTH,
 };
+pub use files::{FileList, Slices};
 pub use found::{FileFindings, Findings, FindingsIter, Tally};
 pub(crate) use load::parallel_map;
 use load::parallel_map_mut;
@@ -99,8 +102,9 @@ pub struct SkippedFile {
 }
 
 /// A YAML file as the run keeps it: only what rules and fixes can use, so that memory follows
-/// what a repository holds to fix rather than its size.
-#[derive(Debug)]
+/// what a repository holds to fix rather than its size. The run keeps its files in a spill
+/// (`files`), not in memory: this is a file as a pass reads it back.
+#[derive(Debug, Clone)]
 pub struct Analyzed {
     pub entry: FileEntry,
     /// Whether anything in the file can be reported (it has relevant sites or is a
@@ -108,9 +112,6 @@ pub struct Analyzed {
     pub relevant: bool,
     /// A hash of the bytes read: a file read again must be the file analysed.
     pub hash: u64,
-    /// For kustomization files, what the graph needs of them (taken when the graph is built);
-    /// no parse is kept: the fix stage parses a file again.
-    pub kustomization: Option<Box<crate::locate::kustomize::Kustomization>>,
     /// The `# manifix: ...` comments, for suppressions (no other comment is kept). Emptied
     /// once the rules have run, like `located`.
     pub comments: Vec<crate::yaml::Comment>,
@@ -123,7 +124,7 @@ pub struct Analyzed {
 }
 
 /// A file's located facts: put away in the run's spill, or (when they could not be) here.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub enum Held {
     /// None: the file has none, or they were used (rules ran) or lost. Not an empty `Here`,
     /// which would take an allocation in every file of a large run.
@@ -172,7 +173,8 @@ pub struct Leftover {
 
 #[derive(Debug, Default)]
 pub struct Run {
-    pub files: Vec<Analyzed>,
+    /// The files that have findings, in path order (read through `Run::files_with_findings`).
+    files: FileList,
     /// Read through `Run::findings`, `Run::findings_of` and `Run::tally`.
     findings: Findings,
     pub errors: Vec<FileError>,
@@ -250,8 +252,10 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         })
         .collect();
     let spill = spill::Spill::new();
-    // At most one per discovered file (a few are Terraform, skipped or unreadable).
-    run.files.reserve_exact(discovered.files.len());
+    // The files go to the spill in slices as they are read: the repository's list of files
+    // is never held in memory whole.
+    let mut files = files::FileListWriter::new(FACTS_SLICE);
+    let mut kustomizations = Vec::new();
     // A slice at a time, each file's result going straight to its list: the results of
     // every file at once, before they are sorted into the lists, were a third of the peak
     // memory of a large run.
@@ -263,11 +267,16 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         }
         for loaded in load_all(slice, &keep_prefixes, &spill) {
             match loaded {
-                Loaded::Yaml(file, accounts) => {
+                Loaded::Yaml {
+                    file,
+                    accounts,
+                    kustomization,
+                } => {
                     for (account, line) in accounts {
                         census.record(&account, || format!("{}:{line}", file.entry.rel));
                     }
-                    run.files.push(*file);
+                    kustomizations.extend(kustomization.map(|k| *k));
+                    files.push(*file, &spill);
                 }
                 Loaded::Terraform(entry, text) => {
                     let lines = LineIndex::new(&text);
@@ -284,8 +293,9 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         }
     }
     drop(entries);
+    let files = files.finish(&spill);
     let spill = spill.finish();
-    run.files_checked = run.files.len();
+    run.files_checked = files.len();
 
     let recipe = opts.recipe.as_deref();
     let account = opts
@@ -302,12 +312,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     }
     let policy = TagPolicy::new(&config.tags.mutable)
         .map_err(|e| RunError::BadSource(format!("tags.mutable in manifix.yaml: {e}")))?;
-    let graph = Graph::from_kustomizations(
-        run.files
-            .iter_mut()
-            .filter_map(|f| f.kustomization.take().map(|k| *k))
-            .collect::<Vec<_>>(),
-    );
+    let graph = Graph::from_kustomizations(kustomizations);
     // Each file's facts are read back once for the repository-wide passes, and what those
     // need of it is kept: its images judged against the graph, its IRSA wiring, the accounts
     // it names. On every core.
@@ -317,10 +322,19 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     let mut irsa_facts = Vec::new();
     let mut account_uses = Vec::new();
     let mut region_counts = RegionCounts::new();
+    // Files whose facts could not be read back (by index): neither checked nor fixed.
+    let mut lost = Vec::new();
     // A slice of files at a time: the results of every file at once, before they are sorted
     // into the lists above, would be a large part of the peak memory of a large run.
-    for (slice, files) in run.files.chunks_mut(FACTS_SLICE).enumerate() {
-        let per_file = parallel_map(files, |f| {
+    for (first_index, slice) in files.slices(Some(&spill)) {
+        let slice = match slice {
+            Ok(slice) => slice,
+            Err(error) => {
+                run.errors.push(error);
+                continue;
+            }
+        };
+        let per_file = parallel_map(&slice, |f| {
             let located = f.located.get(&spill, &f.entry.rel)?;
             let file = FileImages {
                 path: &f.entry.rel,
@@ -340,15 +354,15 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
                 .map(|r| r.as_ref().map_or(0, |(uses, ..)| uses.len()))
                 .sum(),
         );
-        for (offset, (file, facts)) in files.iter_mut().zip(per_file).enumerate() {
-            let index = slice * FACTS_SLICE + offset;
+        for (offset, (file, facts)) in slice.into_iter().zip(per_file).enumerate() {
             match facts {
                 Ok((uses, missing_here, irsa, accounts)) => {
                     images.extend(uses);
                     missing.extend(missing_here);
-                    irsa_facts.extend(irsa.map(|facts| (index, facts)));
+                    let path = || Box::<str>::from(file.entry.rel.as_str());
+                    irsa_facts.extend(irsa.map(|facts| (path(), facts)));
                     if !accounts.real.is_empty() {
-                        account_uses.push((index, accounts.real));
+                        account_uses.push((path(), accounts.real));
                     }
                     for region in accounts.ecr_regions {
                         *region_counts.entry(region).or_default() += 1;
@@ -357,8 +371,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
                 Err(error) => {
                     run.errors.push(error);
                     // Nothing is reported or fixed in a file whose facts are lost.
-                    file.relevant = false;
-                    file.located = Held::default();
+                    lost.push(first_index + offset);
                 }
             }
         }
@@ -398,11 +411,11 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     let (pins, cluster_region, overlay_accounts, irsa) = std::thread::scope(|scope| {
         let irsa_files: Vec<(&str, &IrsaFacts)> = irsa_facts
             .iter()
-            .map(|(index, facts)| (run.files[*index].entry.rel.as_str(), facts))
+            .map(|(path, facts)| (&**path, facts))
             .collect();
         let graph = &graph;
         let irsa = scope.spawn(move || irsa_issues(&irsa_files, graph));
-        let overlays = scope.spawn(|| overlay_accounts(&run.files, &account_uses, graph));
+        let overlays = scope.spawn(|| overlay_accounts(&account_uses, graph));
         // Pins stay on this thread: the registry client they may ask need not be shareable.
         let pins = resolve_pins(&images, &sources, &GitResolver::default(), require.as_ref());
         let region = cluster_region(&config, &region_counts);
@@ -508,17 +521,43 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
             None => Ok(kept.keep(found)),
         }
     };
-    // A slice of files at a time, like the facts above: each slice's findings join the list
-    // before the next slice is checked.
-    for files in run.files.chunks_mut(FACTS_SLICE) {
-        let per_file = parallel_map_mut(files, check_file);
-        for (file, result) in files.iter_mut().zip(per_file) {
+    // A slice of files at a time, like the facts above. Only the files with findings are
+    // kept after it, in a list of their own: reports and fixes need no other.
+    let mut with_findings = files::FileListWriter::new(FACTS_SLICE);
+    for (first_index, slice) in files.slices(Some(&spill)) {
+        let mut slice = match slice {
+            Ok(slice) => slice,
+            Err(error) => {
+                // Already reported by the facts pass, when the slice was damaged then.
+                if !run.errors.contains(&error) {
+                    run.errors.push(error);
+                }
+                continue;
+            }
+        };
+        for &index in &lost {
+            if let Some(file) = index
+                .checked_sub(first_index)
+                .and_then(|i| slice.get_mut(i))
+            {
+                file.relevant = false;
+                file.located = Held::None;
+            }
+        }
+        let per_file = parallel_map_mut(&mut slice, check_file);
+        for (mut file, result) in slice.into_iter().zip(per_file) {
             match result {
-                Ok(found) => file.found = found,
+                Ok(FileFindings::None) => {}
+                Ok(found) => {
+                    file.found = found;
+                    with_findings.push(file, kept.spill());
+                }
                 Err(e) => run.errors.push(e),
             }
         }
     }
+    drop(spill);
+    run.files = with_findings.finish(kept.spill());
     let mut others = Vec::new();
     for rule in rules::all() {
         let level = level_of(rule.meta().id);

@@ -21,6 +21,21 @@ pub struct SpillRef {
     len: u32,
 }
 
+impl SpillRef {
+    /// Written in the run's byte form, inside another form that is put away (a list of files).
+    pub(crate) fn encode(self, w: &mut crate::form::Writer) {
+        w.word(self.offset);
+        w.number(self.len as usize);
+    }
+
+    pub(crate) fn decode(r: &mut crate::form::Reader) -> Option<SpillRef> {
+        Some(SpillRef {
+            offset: r.word()?,
+            len: u32::try_from(r.number()?).ok()?,
+        })
+    }
+}
+
 #[cfg(test)]
 impl SpillRef {
     /// The same length one byte further: a place where no form starts.
