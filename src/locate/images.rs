@@ -151,11 +151,11 @@ fn kustomize_new_tag(
     let dir = parent_dir(file.path);
     let Some(entry) = graph
         .kustomization(&dir)
-        .and_then(|k| k.images.iter().find(|e| *e.name == **name))
+        .and_then(|k| k.images.iter().find(|e| e.name() == &**name))
     else {
         return;
     };
-    if entry.digest.is_some() {
+    if entry.digest().is_some() {
         return;
     }
     let renders: BTreeSet<Arc<str>> = graph
@@ -166,7 +166,7 @@ fn kustomize_new_tag(
     out.push(TagUse {
         path: Arc::clone(path),
         site: index,
-        image: entry.new_name.as_deref().unwrap_or(&entry.name).to_string(),
+        image: entry.new_name().unwrap_or(entry.name()).to_string(),
         tag: Some(site.value.clone()),
         kind: policy.classify(Some(&site.value)),
         tag_range: 0..site.value.len(),
@@ -274,7 +274,7 @@ pub fn missing_overrides(files: &[FileImages], graph: &Graph) -> Vec<MissingOver
                     continue;
                 }
                 out.push(MissingOverride {
-                    root_file: root.file.clone(),
+                    root_file: root.file(),
                     name: (*name).clone(),
                     from_path: file.path.to_string(),
                     from_site: *site,

@@ -4,16 +4,88 @@
 use crate::yaml::{Node, ParsedFile};
 use std::sync::Arc;
 
-/// One `images:` entry of a kustomization. A run holds every entry of the repository, so
-/// its texts are sized exactly and its file is its kustomization's.
-#[derive(Debug, Clone)]
+/// One `images:` entry of a kustomization. A run holds every entry of the repository, so its
+/// four texts are kept in one allocation, and its file is its kustomization's.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ImageOverride {
-    pub name: Box<str>,
-    pub new_name: Option<Box<str>>,
-    pub new_tag: Option<Box<str>>,
-    pub digest: Option<Box<str>>,
+    /// `name`, `newName`, `newTag` and `digest`, one after the other (an absent one empty).
+    texts: Box<str>,
+    /// Where each of the four ends in `texts`.
+    ends: [u32; 4],
+    /// Which of `newName`, `newTag` and `digest` the entry has (bits 0, 1 and 2).
+    present: u8,
     /// The entry's index in its `images:` list.
-    pub index: usize,
+    pub index: u32,
+}
+
+impl ImageOverride {
+    /// An entry with these texts; `None` when they are too long to be indexed (over 4 GiB).
+    pub fn new(
+        name: &str,
+        new_name: Option<&str>,
+        new_tag: Option<&str>,
+        digest: Option<&str>,
+        index: usize,
+    ) -> Option<ImageOverride> {
+        let mut texts = String::from(name);
+        let mut ends = [0; 4];
+        let mut present = 0;
+        ends[0] = u32::try_from(texts.len()).ok()?;
+        for (i, text) in [new_name, new_tag, digest].into_iter().enumerate() {
+            if let Some(text) = text {
+                texts.push_str(text);
+                present |= 1 << i;
+            }
+            ends[i + 1] = u32::try_from(texts.len()).ok()?;
+        }
+        Some(ImageOverride {
+            texts: texts.into_boxed_str(),
+            ends,
+            present,
+            index: u32::try_from(index).ok()?,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        self.text(0)
+    }
+
+    pub fn new_name(&self) -> Option<&str> {
+        self.optional(0)
+    }
+
+    pub fn new_tag(&self) -> Option<&str> {
+        self.optional(1)
+    }
+
+    pub fn digest(&self) -> Option<&str> {
+        self.optional(2)
+    }
+
+    /// The `which`th of the optional texts, when the entry has it.
+    fn optional(&self, which: usize) -> Option<&str> {
+        (self.present & (1 << which) != 0).then(|| self.text(which + 1))
+    }
+
+    /// The `i`th of the four texts.
+    fn text(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        self.texts
+            .get(start..self.ends[i] as usize)
+            .unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for ImageOverride {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImageOverride")
+            .field("name", &self.name())
+            .field("new_name", &self.new_name())
+            .field("new_tag", &self.new_tag())
+            .field("digest", &self.digest())
+            .field("index", &self.index)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -21,23 +93,31 @@ pub struct Kustomization {
     /// Directory, relative to the root ("" for the root itself). Shared: every image use and
     /// overlay fact of a large run that names its render root holds this one string.
     pub dir: Arc<str>,
-    pub file: String,
+    /// Its file's name (one of `KUSTOMIZATION_FILES`): its path is `file()`.
+    name: &'static str,
     /// Resources and components, as root-relative paths of files or directories; moved into
     /// the graph (and so emptied) when the graph is built.
-    pub includes: Vec<String>,
-    pub images: Vec<ImageOverride>,
+    pub includes: Box<[String]>,
+    pub images: Box<[ImageOverride]>,
     /// The `namespace:` it sets on every resource, if any.
-    pub namespace: Option<String>,
+    pub namespace: Option<Box<str>>,
     /// Byte offset of its `images:` key, where a new entry is reported.
     pub images_key: Option<usize>,
 }
 
 impl Kustomization {
+    /// The path of its file, relative to the root.
+    pub fn file(&self) -> String {
+        if self.dir.is_empty() {
+            self.name.to_string()
+        } else {
+            format!("{}/{}", self.dir, self.name)
+        }
+    }
+
     /// What the graph needs of a kustomization file; `None` for any other file.
     pub fn read(rel: &str, parsed: &ParsedFile) -> Option<Kustomization> {
-        if !is_kustomization_file(rel) {
-            return None;
-        }
+        let name = kustomization_file_name(rel)?;
         let root = parsed.documents.first().map(|d| &d.root)?;
         let dir = parent_dir(rel);
         let mut includes = Vec::new();
@@ -48,37 +128,33 @@ impl Kustomization {
                 }
             }
         }
-        let mut images = root
+        let images = root
             .get("images")
             .map(Node::items)
             .unwrap_or_default()
             .iter()
             .enumerate()
             .filter_map(|(index, entry)| {
-                let text = |k: &str| entry.get(k).and_then(Node::as_str).map(Box::from);
-                Some(ImageOverride {
-                    name: text("name")?,
-                    new_name: text("newName"),
-                    new_tag: text("newTag"),
-                    digest: text("digest"),
+                let text = |k: &str| entry.get(k).and_then(Node::as_str);
+                ImageOverride::new(
+                    text("name")?,
+                    text("newName"),
+                    text("newTag"),
+                    text("digest"),
                     index,
-                })
+                )
             })
-            .collect::<Vec<_>>();
-        images.shrink_to_fit();
+            .collect();
         let images_key = root.entries().iter().find_map(|(k, _)| match k {
             Node::Scalar(s) if s.value == "images" => Some(s.span.start),
             _ => None,
         });
         Some(Kustomization {
             dir: dir.into(),
-            file: rel.to_string(),
-            includes,
+            name,
+            includes: includes.into_boxed_slice(),
             images,
-            namespace: root
-                .get("namespace")
-                .and_then(Node::as_str)
-                .map(str::to_string),
+            namespace: root.get("namespace").and_then(Node::as_str).map(Box::from),
             images_key,
         })
     }
@@ -113,8 +189,13 @@ const KUSTOMIZATION_FILES: &[&str] = &["kustomization.yaml", "kustomization.yml"
 const MAX_CHAINS: usize = 1024;
 
 pub fn is_kustomization_file(rel: &str) -> bool {
+    kustomization_file_name(rel).is_some()
+}
+
+/// The name of the kustomization file at `rel`, when it is one.
+fn kustomization_file_name(rel: &str) -> Option<&'static str> {
     let name = rel.rsplit('/').next().unwrap_or(rel);
-    KUSTOMIZATION_FILES.contains(&name)
+    KUSTOMIZATION_FILES.iter().find(|&&k| k == name).copied()
 }
 
 impl Graph {
@@ -137,6 +218,7 @@ impl Graph {
             .flat_map(|k| {
                 let dir = &k.dir;
                 std::mem::take(&mut k.includes)
+                    .into_vec()
                     .into_iter()
                     .map(|inc| (inc, dir.clone()))
             })
@@ -243,11 +325,11 @@ pub fn render(name: &str, chain: &[&Kustomization]) -> Rendered {
     let mut current = name.to_string();
     let mut tag_override = None;
     for k in chain {
-        if let Some(entry) = k.images.iter().find(|e| *e.name == current) {
-            if entry.new_tag.is_some() || entry.digest.is_some() {
-                tag_override = Some((k.file.clone(), entry.index));
+        if let Some(entry) = k.images.iter().find(|e| e.name() == current) {
+            if entry.new_tag().is_some() || entry.digest().is_some() {
+                tag_override = Some((k.file(), entry.index as usize));
             }
-            if let Some(new_name) = &entry.new_name {
+            if let Some(new_name) = entry.new_name() {
                 current = new_name.to_string();
             }
         }
@@ -346,8 +428,46 @@ mod tests {
         );
         let dup = graph.kustomization("app/overlays/dup").expect("kept");
         assert_eq!(dup.namespace.as_deref(), Some("last"));
-        assert_eq!(dup.file, "app/overlays/dup/kustomization.yml");
+        assert_eq!(dup.file(), "app/overlays/dup/kustomization.yml");
         assert!(graph.kustomization("app/overlays").is_none());
         assert!(graph.kustomization("app/base").is_some());
+    }
+
+    /// An entry's four texts come back as they were given, whichever of them it has, empty
+    /// ones included.
+    #[test]
+    fn an_image_override_keeps_its_texts_apart() {
+        let texts = [None, Some(""), Some("reg/a"), Some("sha256:0f")];
+        for new_name in texts {
+            for new_tag in texts {
+                for digest in texts {
+                    let entry =
+                        ImageOverride::new("a", new_name, new_tag, digest, 7).expect("short texts");
+                    assert_eq!(entry.name(), "a");
+                    assert_eq!(entry.new_name(), new_name);
+                    assert_eq!(entry.new_tag(), new_tag);
+                    assert_eq!(entry.digest(), digest);
+                    assert_eq!(entry.index, 7);
+                }
+            }
+        }
+        let empty = ImageOverride::new("", None, Some("v1"), None, 0).expect("short");
+        assert_eq!((empty.name(), empty.new_tag()), ("", Some("v1")));
+        let parsed = parse("images:\n  - name: a\n    newTag: ''\n  - newName: b\n  - name: c\n")
+            .expect("yaml");
+        let k = Kustomization::read("x/kustomization.yaml", &parsed).expect("kustomization");
+        assert_eq!(k.file(), "x/kustomization.yaml");
+        let entries: Vec<_> = k
+            .images
+            .iter()
+            .map(|e| (e.name(), e.new_tag(), e.index))
+            .collect();
+        assert_eq!(
+            entries,
+            [("a", Some(""), 0), ("c", None, 2)],
+            "an entry without a name is not kept"
+        );
+        let root = Kustomization::read("Kustomization", &parsed).expect("kustomization");
+        assert_eq!(root.file(), "Kustomization");
     }
 }
