@@ -101,7 +101,7 @@ pub(super) fn check_registry(
 /// judged: with two accounts equally used, neither is the odd one out.
 /// `uses` are each file's real accounts, with its path, in file order.
 pub(super) fn overlay_accounts(
-    uses: &[(Box<str>, Box<[u64]>)],
+    uses: &[(std::sync::Arc<str>, Box<[u64]>)],
     graph: &Graph,
 ) -> std::collections::BTreeMap<String, Vec<(String, String)>> {
     use std::collections::BTreeMap;
@@ -144,10 +144,13 @@ pub(super) fn overlay_accounts(
         .iter()
         .map(|(path, real)| roots_of(path).len() * accounts_of(real).len())
         .sum();
-    let mut rows: Vec<(&str, u64, usize, u64)> = Vec::with_capacity(count);
-    for (index, (path, real)) in uses.iter().enumerate() {
+    // Indexes and counts in 32 bits, so that a row is 32 bytes rather than 40: no list of
+    // four billion files fits in memory, and a file of at most 16 MiB holds fewer references.
+    let mut rows: Vec<(&str, u64, u32, u32)> = Vec::with_capacity(count);
+    for ((path, real), index) in uses.iter().zip(0u32..) {
         let roots = roots_of(path);
         for (account, references) in accounts_of(real) {
+            let references = u32::try_from(references).unwrap_or(u32::MAX);
             for &root in &roots {
                 rows.push((root, account, index, references));
             }
@@ -160,11 +163,11 @@ pub(super) fn overlay_accounts(
     let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     for root_rows in rows.chunk_by(|a, b| a.0 == b.0) {
         // Per account: its references, and the files naming it, in file order.
-        let mut ranked: Vec<(u64, u64, Vec<usize>)> = Vec::new();
+        let mut ranked: Vec<(u64, u64, Vec<u32>)> = Vec::new();
         for account_rows in root_rows.chunk_by(|a, b| a.1 == b.1) {
-            let mut paths: Vec<usize> = account_rows.iter().map(|r| r.2).collect();
+            let mut paths: Vec<u32> = account_rows.iter().map(|r| r.2).collect();
             paths.dedup();
-            let references = account_rows.iter().map(|r| r.3).sum();
+            let references = account_rows.iter().map(|r| u64::from(r.3)).sum();
             ranked.push((account_rows[0].1, references, paths));
         }
         if ranked.len() < 2 {
@@ -179,7 +182,7 @@ pub(super) fn overlay_accounts(
         let majority = format!("{:012}", ranked[0].0);
         for (_, _, paths) in ranked.iter().skip(1) {
             for &index in paths {
-                let list = out.entry(uses[index].0.to_string()).or_default();
+                let list = out.entry(uses[index as usize].0.to_string()).or_default();
                 let item = (
                     majority.clone(),
                     if root.is_empty() {

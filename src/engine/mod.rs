@@ -25,6 +25,7 @@ use crate::resolve::{AccountResolver, Resolved};
 use crate::rules::{self, FileInput};
 use crate::text::LineIndex;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 mod facts;
 mod files;
@@ -336,8 +337,10 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         };
         let per_file = parallel_map(&slice, |f| {
             let located = f.located.get(&spill, &f.entry.rel)?;
+            // One copy of the path for every fact of the file that names it.
+            let path: Arc<str> = Arc::from(f.entry.rel.as_str());
             let file = FileImages {
-                path: &f.entry.rel,
+                path: &path,
                 located: &located,
             };
             let one = std::slice::from_ref(&file);
@@ -346,6 +349,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
                 missing_overrides(one, &graph),
                 IrsaFacts::of(&located),
                 AccountUses::of(&located, &accounts),
+                path,
             ))
         });
         images.reserve(
@@ -354,15 +358,14 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
                 .map(|r| r.as_ref().map_or(0, |(uses, ..)| uses.len()))
                 .sum(),
         );
-        for (offset, (file, facts)) in slice.into_iter().zip(per_file).enumerate() {
+        for (offset, facts) in per_file.into_iter().enumerate() {
             match facts {
-                Ok((uses, missing_here, irsa, accounts)) => {
+                Ok((uses, missing_here, irsa, accounts, path)) => {
                     images.extend(uses);
                     missing.extend(missing_here);
-                    let path = || Box::<str>::from(file.entry.rel.as_str());
-                    irsa_facts.extend(irsa.map(|facts| (path(), facts)));
+                    irsa_facts.extend(irsa.map(|facts| (Arc::clone(&path), facts)));
                     if !accounts.real.is_empty() {
-                        account_uses.push((path(), accounts.real));
+                        account_uses.push((path, accounts.real));
                     }
                     for region in accounts.ecr_regions {
                         *region_counts.entry(region).or_default() += 1;

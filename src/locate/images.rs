@@ -28,20 +28,21 @@ pub struct TagUse {
     /// Index of the scalar in that file's located sites.
     pub site: usize,
     /// The image as it renders, without tag: `registry/repository`.
-    pub image: String,
-    pub tag: Option<String>,
+    pub image: Box<str>,
+    pub tag: Option<Box<str>>,
     pub kind: TagKind,
     /// Byte range of the tag in the site's decoded value.
     pub tag_range: Range<usize>,
     pub place: TagPlace,
     /// Render roots (kustomization directories) where this tag is the one that renders;
     /// empty when no kustomization includes the file. Shared with the graph.
-    pub renders: Vec<Arc<str>>,
+    pub renders: Box<[Arc<str>]>,
 }
 
 /// One file as the image pass sees it.
 pub struct FileImages<'a> {
-    pub path: &'a str,
+    /// Shared with the file's uses and the run's other facts of it.
+    pub path: &'a Arc<str>,
     pub located: &'a Located,
 }
 
@@ -50,17 +51,17 @@ pub fn tag_uses(files: &[FileImages], graph: &Graph, policy: &TagPolicy) -> Vec<
     let mut out = Vec::new();
     for file in files {
         // One copy of the path for all of the file's uses.
-        let path: Arc<str> = Arc::from(file.path);
+        let path = file.path;
         for (index, site) in file.located.sites.iter().enumerate() {
             match &site.role {
                 Role::ContainerImage => {
-                    container_image(file, &path, index, graph, policy, &mut out);
+                    container_image(file, path, index, graph, policy, &mut out);
                 }
                 Role::KustomizeImage { field, .. } if field == "newTag" => {
-                    kustomize_new_tag(file, &path, index, graph, policy, &mut out);
+                    kustomize_new_tag(file, path, index, graph, policy, &mut out);
                 }
                 Role::HelmImage { field } if field == "tag" => {
-                    helm_tag(file, &path, index, policy, &mut out);
+                    helm_tag(file, path, index, policy, &mut out);
                 }
                 _ => {}
             }
@@ -115,13 +116,13 @@ fn container_image(
     }
     let name_end = site.value.find('@').unwrap_or(site.value.len());
     let (tag_range, tag) = match (&image.tag_range, &image.tag) {
-        (Some(r), Some(t)) => (r.clone(), Some(t.clone())),
+        (Some(r), Some(t)) => (r.clone(), Some(Box::from(t.as_str()))),
         _ => (name_end..name_end, None),
     };
     out.push(TagUse {
         path: Arc::clone(path),
         site: index,
-        image: rendered_name,
+        image: rendered_name.into(),
         kind: policy.classify(tag.as_deref()),
         tag,
         tag_range,
@@ -166,8 +167,8 @@ fn kustomize_new_tag(
     out.push(TagUse {
         path: Arc::clone(path),
         site: index,
-        image: entry.new_name().unwrap_or(entry.name()).to_string(),
-        tag: Some(site.value.clone()),
+        image: entry.new_name().unwrap_or(entry.name()).into(),
+        tag: Some(site.value.as_str().into()),
         kind: policy.classify(Some(&site.value)),
         tag_range: 0..site.value.len(),
         place: TagPlace::KustomizeNewTag,
@@ -203,12 +204,12 @@ fn helm_tag(
     out.push(TagUse {
         path: Arc::clone(path),
         site: index,
-        image,
-        tag: Some(site.value.clone()),
+        image: image.into(),
+        tag: Some(site.value.as_str().into()),
         kind: policy.classify(Some(&site.value)),
         tag_range: 0..site.value.len(),
         place: TagPlace::HelmTag,
-        renders: Vec::new(),
+        renders: Box::default(),
     });
 }
 

@@ -54,14 +54,14 @@ pub fn rendered(use_: &TagUse, resolved: &Resolved) -> Option<(EcrRepo, String)>
     let repo = fixed_repo(use_, &resolved.accounts)?;
     let tag = match resolved.pins.get(&use_.path, use_.site) {
         Some(PinOutcome::Pinned(pin)) => pin.tag.clone(),
-        _ => use_.tag.clone().unwrap_or_else(|| "latest".into()),
+        _ => use_.tag.as_deref().unwrap_or("latest").to_string(),
     };
     Some((repo, tag))
 }
 
 /// The ECR repository of a tag use once placeholder accounts are replaced by the target.
 pub fn fixed_repo(use_: &TagUse, accounts: &AccountResolver) -> Option<EcrRepo> {
-    let mut image = use_.image.clone();
+    let mut image = use_.image.to_string();
     if let Some(target) = accounts.target_for(&use_.path) {
         for found in find_accounts(&use_.image).into_iter().rev() {
             if accounts.is_placeholder(found.account) {
