@@ -83,7 +83,9 @@ impl Iterator for Slices<'_> {
             Kept::Here(files) => Ok(files.clone()),
             Kept::Spilled(at) => match self.reader {
                 Some(reader) => reader.decoded(*at, "list of files", |bytes| {
-                    decode_slice(bytes, &self.list.bases, slice.files)
+                    decode_slice(bytes, &self.list.bases, slice.files).filter(|_| {
+                        !super::spill::damaged_in_test(&slice.first, "list-damaged-by-test")
+                    })
                 }),
                 None => Err("its list of files was not kept".to_string()),
             }

@@ -153,12 +153,14 @@ impl Held {
         match self {
             Held::None => Ok(std::borrow::Cow::Borrowed(&NO_FACTS)),
             Held::Here(located) => Ok(std::borrow::Cow::Borrowed(located)),
-            Held::Spilled(at) => spill
-                .get(*at)
-                .map(std::borrow::Cow::Owned)
-                .map_err(|message| {
-                    FileError::whole_file(path, format!("{message}: not checked or fixed"))
-                }),
+            Held::Spilled(at) => {
+                spill
+                    .get(*at, path)
+                    .map(std::borrow::Cow::Owned)
+                    .map_err(|message| {
+                        FileError::whole_file(path, format!("{message}: not checked or fixed"))
+                    })
+            }
         }
     }
 }
@@ -323,8 +325,11 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     let mut irsa_facts = Vec::new();
     let mut account_uses = Vec::new();
     let mut region_counts = RegionCounts::new();
-    // Files whose facts could not be read back (by index): neither checked nor fixed.
+    // Files whose facts could not be read back (by index), and slices of the list of files
+    // that could not be (by their first file's index): neither checked nor fixed, even if
+    // they read back later, since the repository-wide facts lack them.
     let mut lost = Vec::new();
+    let mut lost_slices = Vec::new();
     // A slice of files at a time: the results of every file at once, before they are sorted
     // into the lists above, would be a large part of the peak memory of a large run.
     for (first_index, slice) in files.slices(Some(&spill)) {
@@ -332,6 +337,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
             Ok(slice) => slice,
             Err(error) => {
                 run.errors.push(error);
+                lost_slices.push(first_index);
                 continue;
             }
         };
@@ -528,13 +534,13 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     // kept after it, in a list of their own: reports and fixes need no other.
     let mut with_findings = files::FileListWriter::new(FACTS_SLICE);
     for (first_index, slice) in files.slices(Some(&spill)) {
+        if lost_slices.contains(&first_index) {
+            continue;
+        }
         let mut slice = match slice {
             Ok(slice) => slice,
             Err(error) => {
-                // Already reported by the facts pass, when the slice was damaged then.
-                if !run.errors.contains(&error) {
-                    run.errors.push(error);
-                }
+                run.errors.push(error);
                 continue;
             }
         };
@@ -674,4 +680,78 @@ fn suppressed(
             None => false,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: nginx:latest\n";
+
+    /// A run over `names`, each a Deployment with a mutable tag.
+    fn run_over(names: &[&str]) -> Run {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for name in names {
+            std::fs::write(dir.path().join(name), DEPLOYMENT).expect("write");
+        }
+        analyze(&RunOptions {
+            root: dir.path().to_path_buf(),
+            ..RunOptions::default()
+        })
+        .expect("run")
+    }
+
+    fn finding_paths(run: &Run) -> Vec<String> {
+        run.findings().map(|f| f.expect("read back").path).collect()
+    }
+
+    #[test]
+    fn every_file_is_checked_through_the_spilled_list() {
+        let run = run_over(&["a.yaml", "b.yaml"]);
+        assert!(run.errors.is_empty(), "{:?}", run.errors);
+        assert_eq!(run.files_checked, 2);
+        let paths = finding_paths(&run);
+        assert!(paths.contains(&"a.yaml".into()) && paths.contains(&"b.yaml".into()));
+        let with_findings: Vec<String> = run
+            .files_with_findings()
+            .flat_map(|s| s.expect("read back"))
+            .map(|f| f.entry.rel)
+            .collect();
+        assert_eq!(with_findings, ["a.yaml", "b.yaml"]);
+    }
+
+    /// A file whose facts come back damaged is an error, and nothing is reported of it; the
+    /// other files are checked.
+    #[test]
+    fn a_file_whose_facts_are_lost_is_an_error_and_not_checked() {
+        let run = run_over(&["a.yaml", "b-facts-damaged-by-test.yaml", "c.yaml"]);
+        assert_eq!(run.errors.len(), 1, "{:?}", run.errors);
+        let error = &run.errors[0];
+        assert_eq!(error.path, "b-facts-damaged-by-test.yaml");
+        assert!(
+            error.message.contains("facts") && error.message.contains("not checked or fixed"),
+            "{}",
+            error.message
+        );
+        let paths = finding_paths(&run);
+        assert!(paths.contains(&"a.yaml".into()) && paths.contains(&"c.yaml".into()));
+        assert!(!paths.iter().any(|p| p.contains("damaged")), "{paths:?}");
+    }
+
+    /// A slice of the list of files that comes back damaged is one error, naming its first
+    /// file, reported once; none of its files is checked.
+    #[test]
+    fn a_slice_of_the_list_that_is_lost_is_one_error_and_not_checked() {
+        let run = run_over(&["a-list-damaged-by-test.yaml", "b.yaml", "c.yaml"]);
+        assert_eq!(run.errors.len(), 1, "{:?}", run.errors);
+        let error = &run.errors[0];
+        assert_eq!(error.path, "a-list-damaged-by-test.yaml");
+        assert!(
+            error.message.contains("nor the 2 after it"),
+            "{}",
+            error.message
+        );
+        assert!(finding_paths(&run).is_empty());
+        assert_eq!(run.tally().total, 0);
+    }
 }
