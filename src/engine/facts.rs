@@ -13,7 +13,7 @@ use crate::resolve::AccountResolver;
 #[derive(Debug, Default)]
 pub(super) struct AccountUses {
     /// The real account of each reference to one, as a number (twelve digits, so their order
-    /// is the text's), once per reference: kept for `overlay_accounts`.
+    /// is the text's), once per reference: made into the file's `overlay_rows`.
     pub real: Box<[u64]>,
     /// The region of each ECR registry host of a real or placeholder account: counted into
     /// `RegionCounts` at once, not kept.
@@ -96,108 +96,138 @@ pub(super) fn check_registry(
     Ok(())
 }
 
-/// For each render root whose files name more than one real account: the account most of its
-/// references use, keyed by every file of the root whose account differs. Ties are not
-/// judged: with two accounts equally used, neither is the odd one out.
-/// `uses` are each file's real accounts, with its path, in file order.
-pub(super) fn overlay_accounts(
-    uses: &[(std::sync::Arc<str>, Box<[u64]>)],
-    graph: &Graph,
-) -> std::collections::BTreeMap<String, Vec<(String, String)>> {
-    use std::collections::BTreeMap;
-    // One row per file, render root (once per chain reaching it) and account: how many of the
-    // file's references name the account. Sorted by root and account (file order kept), each
-    // root is judged in turn: a map of every root's accounts at once was most of this pass's
-    // memory in a repository with thousands of overlays. Accounts are numbers (twelve
-    // digits, so their order is the text's); files are indexes into `uses`, not copies of
-    // their paths.
-    let roots_of = |rel: &str| -> Vec<&str> {
-        let mut roots: Vec<&str> = graph
-            .chains_for(rel)
-            .iter()
-            .filter_map(|c| c.last().map(|k| &*k.dir))
-            .collect();
-        if crate::locate::kustomize::is_kustomization_file(rel) {
-            let dir = crate::locate::kustomize::parent_dir(rel);
-            roots.extend(
-                graph
-                    .chains_from_dir(&dir)
-                    .iter()
-                    .filter_map(|c| c.last().map(|k| &*k.dir)),
-            );
-        }
-        roots
-    };
-    let accounts_of = |real: &[u64]| -> Vec<(u64, u64)> {
-        let mut accounts: Vec<(u64, u64)> = Vec::new();
-        for &account in real {
-            match accounts.iter_mut().find(|(a, _)| *a == account) {
-                Some((_, n)) => *n += 1,
-                None => accounts.push((account, 1)),
-            }
-        }
-        accounts
-    };
-    // Counted first, so that the rows take what they need and no more: at its peak a list
-    // grown by doubling holds twice its rows, and this pass runs beside the others.
-    let count: usize = uses
+/// One row of the overlay-account pass: a render root reaching a file (once per chain that
+/// reaches it), a real account the file names (a number: twelve digits, so its order is the
+/// text's), the file (by its index in the run's list of files, not a copy of its path), and
+/// how many of the file's references name the account. In 32 bits, so that a row is 32
+/// bytes: no list of four billion files fits in memory, and a file of at most 16 MiB holds
+/// fewer references.
+pub(super) type OverlayRow<'g> = (&'g str, u64, u32, u32);
+
+/// The overlay-account rows of one file, without its index (`OverlayRow` less the file):
+/// made as each file's facts are read, so that no file's accounts are kept for the pass.
+pub(super) fn overlay_rows<'g>(
+    path: &str,
+    real: &[u64],
+    graph: &'g Graph,
+) -> Vec<(&'g str, u64, u32)> {
+    if real.is_empty() {
+        return Vec::new();
+    }
+    let mut roots: Vec<&str> = graph
+        .chains_for(path)
         .iter()
-        .map(|(path, real)| roots_of(path).len() * accounts_of(real).len())
-        .sum();
-    // Indexes and counts in 32 bits, so that a row is 32 bytes rather than 40: no list of
-    // four billion files fits in memory, and a file of at most 16 MiB holds fewer references.
-    let mut rows: Vec<(&str, u64, u32, u32)> = Vec::with_capacity(count);
-    for ((path, real), index) in uses.iter().zip(0u32..) {
-        let roots = roots_of(path);
-        for (account, references) in accounts_of(real) {
-            let references = u32::try_from(references).unwrap_or(u32::MAX);
-            for &root in &roots {
-                rows.push((root, account, index, references));
+        .filter_map(|c| c.last().map(|k| &*k.dir))
+        .collect();
+    if crate::locate::kustomize::is_kustomization_file(path) {
+        let dir = crate::locate::kustomize::parent_dir(path);
+        roots.extend(
+            graph
+                .chains_from_dir(&dir)
+                .iter()
+                .filter_map(|c| c.last().map(|k| &*k.dir)),
+        );
+    }
+    let mut accounts: Vec<(u64, u32)> = Vec::new();
+    for &account in real {
+        match accounts.iter_mut().find(|(a, _)| *a == account) {
+            Some((_, n)) => *n = n.saturating_add(1),
+            None => accounts.push((account, 1)),
+        }
+    }
+    let mut rows = Vec::with_capacity(roots.len() * accounts.len());
+    for (account, references) in accounts {
+        for &root in &roots {
+            rows.push((root, account, references));
+        }
+    }
+    rows
+}
+
+/// For each render root whose files name more than one real account: the account most of its
+/// references use, keyed by every file of the root whose account differs (by index). Ties are
+/// not judged: with two accounts equally used, neither is the odd one out.
+///
+/// `parts` are the rows of the repository in parts (one per slice of files), each sorted by
+/// root, account and file: merged here, each root is judged in turn. Neither one list of all
+/// rows (which, grown by doubling, could hold twice as many) nor a map of every root's
+/// accounts at once (most of this pass's memory in a repository with thousands of overlays)
+/// is made.
+pub(super) fn overlay_accounts<'g>(
+    parts: &[Box<[OverlayRow<'g>]>],
+) -> std::collections::BTreeMap<u32, Vec<(String, String)>> {
+    use std::cmp::Reverse;
+    use std::collections::{BTreeMap, BinaryHeap};
+    let key = |row: &OverlayRow<'g>| (row.0, row.1, row.2);
+    // The next row of each part, smallest first: its key, its part, its place in the part.
+    type Next<'g> = Reverse<((&'g str, u64, u32), usize, usize)>;
+    let mut next: BinaryHeap<Next> = parts
+        .iter()
+        .enumerate()
+        .filter_map(|(part, rows)| Some(Reverse((key(rows.first()?), part, 0))))
+        .collect();
+    let mut out: BTreeMap<u32, Vec<(String, String)>> = BTreeMap::new();
+    let mut root_rows: Vec<OverlayRow> = Vec::new();
+    loop {
+        let row = next.pop().map(|Reverse((_, part, at))| {
+            if let Some(following) = parts[part].get(at + 1) {
+                next.push(Reverse((key(following), part, at + 1)));
+            }
+            parts[part][at]
+        });
+        if let Some(first) = root_rows.first() {
+            if row.is_none_or(|r| r.0 != first.0) {
+                judge_root(&root_rows, &mut out);
+                root_rows.clear();
+            }
+        }
+        match row {
+            Some(row) => root_rows.push(row),
+            None => return out,
+        }
+    }
+}
+
+/// Judges one render root from its rows (sorted by account, then file), adding its odd files
+/// out to `out`.
+fn judge_root(
+    root_rows: &[OverlayRow],
+    out: &mut std::collections::BTreeMap<u32, Vec<(String, String)>>,
+) {
+    // Per account: its references, and the files naming it, in file order.
+    let mut ranked: Vec<(u64, u64, Vec<u32>)> = Vec::new();
+    for account_rows in root_rows.chunk_by(|a, b| a.1 == b.1) {
+        let mut files: Vec<u32> = account_rows.iter().map(|r| r.2).collect();
+        files.dedup();
+        let references = account_rows.iter().map(|r| u64::from(r.3)).sum();
+        ranked.push((account_rows[0].1, references, files));
+    }
+    if ranked.len() < 2 {
+        return;
+    }
+    // Stable: equally used accounts keep their order.
+    ranked.sort_by_key(|r| std::cmp::Reverse(r.1));
+    if ranked[0].1 == ranked[1].1 {
+        return;
+    }
+    let root = root_rows[0].0;
+    let majority = format!("{:012}", ranked[0].0);
+    for (_, _, files) in ranked.iter().skip(1) {
+        for &index in files {
+            let list = out.entry(index).or_default();
+            let item = (
+                majority.clone(),
+                if root.is_empty() {
+                    ".".into()
+                } else {
+                    root.to_string()
+                },
+            );
+            if !list.contains(&item) {
+                list.push(item);
             }
         }
     }
-    // In place (a stable sort takes a buffer as large as half the rows): files come in index
-    // order within a root and account, as they would with a stable sort of rows made in file
-    // order.
-    rows.sort_unstable_by_key(|&(root, account, index, _)| (root, account, index));
-    let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    for root_rows in rows.chunk_by(|a, b| a.0 == b.0) {
-        // Per account: its references, and the files naming it, in file order.
-        let mut ranked: Vec<(u64, u64, Vec<u32>)> = Vec::new();
-        for account_rows in root_rows.chunk_by(|a, b| a.1 == b.1) {
-            let mut paths: Vec<u32> = account_rows.iter().map(|r| r.2).collect();
-            paths.dedup();
-            let references = account_rows.iter().map(|r| u64::from(r.3)).sum();
-            ranked.push((account_rows[0].1, references, paths));
-        }
-        if ranked.len() < 2 {
-            continue;
-        }
-        // Stable: equally used accounts keep their order.
-        ranked.sort_by_key(|r| std::cmp::Reverse(r.1));
-        if ranked[0].1 == ranked[1].1 {
-            continue;
-        }
-        let root = root_rows[0].0;
-        let majority = format!("{:012}", ranked[0].0);
-        for (_, _, paths) in ranked.iter().skip(1) {
-            for &index in paths {
-                let list = out.entry(uses[index as usize].0.to_string()).or_default();
-                let item = (
-                    majority.clone(),
-                    if root.is_empty() {
-                        ".".into()
-                    } else {
-                        root.to_string()
-                    },
-                );
-                if !list.contains(&item) {
-                    list.push(item);
-                }
-            }
-        }
-    }
-    out
 }
 
 /// The region the cluster runs in: configured, or the region of more than half of the
@@ -214,4 +244,47 @@ pub(super) fn cluster_region(config: &Config, counts: &RegionCounts) -> Option<(
             format!("{n} of the repository's {total} ECR registry references use it"),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sorted(mut rows: Vec<OverlayRow<'static>>) -> Box<[OverlayRow<'static>]> {
+        rows.sort_unstable_by_key(|&(root, account, index, _)| (root, account, index));
+        rows.into_boxed_slice()
+    }
+
+    /// Rows split into parts are judged as one list: a root's accounts are counted across
+    /// parts (a file reached by two chains, in each), an odd file is listed once, ties are
+    /// not judged.
+    #[test]
+    fn rows_in_parts_are_judged_as_one_list() {
+        const A: u64 = 465002806239;
+        const B: u64 = 210987654321;
+        let parts = [
+            sorted(vec![("app", A, 0, 3), ("app", B, 1, 1), ("tie", A, 2, 1)]),
+            sorted(vec![("app", A, 3, 1), ("tie", B, 4, 1), ("", B, 5, 1)]),
+            sorted(vec![
+                ("app", B, 6, 1),
+                ("app", B, 6, 1),
+                ("", A, 7, 3),
+                ("one", A, 8, 1),
+            ]),
+        ];
+        let judged = overlay_accounts(&parts);
+        let majority = |root: &str| vec![(format!("{A:012}"), root.to_string())];
+        let want: std::collections::BTreeMap<u32, Vec<(String, String)>> = [
+            (1, majority("app")),
+            (5, majority(".")),
+            (6, majority("app")),
+        ]
+        .into();
+        assert_eq!(judged, want);
+        let whole = [sorted(
+            parts.iter().flat_map(|p| p.iter().copied()).collect(),
+        )];
+        assert_eq!(overlay_accounts(&whole), want);
+        assert!(overlay_accounts(&[]).is_empty());
+    }
 }

@@ -42,12 +42,8 @@ enum Kept {
 
 impl FileList {
     /// How many files it holds.
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// The files a slice at a time, in order, each slice with the index of its first file;
@@ -59,6 +55,63 @@ impl FileList {
             reader,
             next: 0,
             first_index: 0,
+        }
+    }
+
+    /// The paths of the files at `indexes` (ascending), reading back only the slices that
+    /// hold them. The files of a slice that cannot be read back are left out: a pass that
+    /// reads every slice reports it.
+    pub(super) fn paths_at(
+        &self,
+        reader: Option<&SpillReader>,
+        indexes: &[u32],
+    ) -> Vec<(u32, String)> {
+        let mut out = Vec::with_capacity(indexes.len());
+        let mut wanted = indexes.iter().map(|&i| i as usize).peekable();
+        let mut first_index = 0;
+        for slice in &self.slices {
+            let end = first_index + slice.files;
+            if wanted.peek().is_some_and(|&i| i < end) {
+                if let Ok(files) = self.read(slice, reader) {
+                    while let Some(i) = wanted.next_if(|&i| i < end) {
+                        if let Some(file) = i.checked_sub(first_index).and_then(|at| files.get(at))
+                        {
+                            out.push((i as u32, file.entry.rel.clone()));
+                        }
+                    }
+                }
+                while wanted.next_if(|&i| i < end).is_some() {}
+            }
+            first_index = end;
+        }
+        out
+    }
+
+    /// The files of `slice`, read back from `reader` when they were put there.
+    fn read(
+        &self,
+        slice: &Slice,
+        reader: Option<&SpillReader>,
+    ) -> Result<Vec<Analyzed>, FileError> {
+        match &slice.kept {
+            Kept::Here(files) => Ok(files.clone()),
+            Kept::Spilled(at) => match reader {
+                Some(reader) => reader.decoded(*at, "list of files", |bytes| {
+                    decode_slice(bytes, &self.bases, slice.files).filter(|_| {
+                        !super::spill::damaged_in_test(&slice.first, "list-damaged-by-test")
+                    })
+                }),
+                None => Err("its list of files was not kept".to_string()),
+            }
+            .map_err(|message| {
+                FileError::whole_file(
+                    &slice.first,
+                    format!(
+                        "{message}: neither this file nor the {} after it in path order were checked or fixed",
+                        slice.files - 1
+                    ),
+                )
+            }),
         }
     }
 }
@@ -79,27 +132,7 @@ impl Iterator for Slices<'_> {
         self.next += 1;
         let first_index = self.first_index;
         self.first_index += slice.files;
-        let files = match &slice.kept {
-            Kept::Here(files) => Ok(files.clone()),
-            Kept::Spilled(at) => match self.reader {
-                Some(reader) => reader.decoded(*at, "list of files", |bytes| {
-                    decode_slice(bytes, &self.list.bases, slice.files).filter(|_| {
-                        !super::spill::damaged_in_test(&slice.first, "list-damaged-by-test")
-                    })
-                }),
-                None => Err("its list of files was not kept".to_string()),
-            }
-            .map_err(|message| {
-                FileError::whole_file(
-                    &slice.first,
-                    format!(
-                        "{message}: neither this file nor the {} after it in path order were checked or fixed",
-                        slice.files - 1
-                    ),
-                )
-            }),
-        };
-        Some((first_index, files))
+        Some((first_index, self.list.read(slice, self.reader)))
     }
 }
 

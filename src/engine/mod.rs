@@ -34,10 +34,10 @@ mod load;
 mod spill;
 
 use facts::{
-    check_registry, cluster_region, overlay_accounts, AccountUses, RegionCounts,
-    REQUIRE_IMAGE_DEPTH,
+    check_registry, cluster_region, overlay_accounts, overlay_rows, AccountUses, OverlayRow,
+    RegionCounts, REQUIRE_IMAGE_DEPTH,
 };
-pub use files::{FileList, Slices};
+use files::FileList;
 pub use found::{FileFindings, Findings, FindingsIter, Tally};
 pub(crate) use load::parallel_map;
 use load::parallel_map_mut;
@@ -323,7 +323,8 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     let mut missing = Vec::new();
     // Only of the files that have any: most files bear on neither.
     let mut irsa_facts = Vec::new();
-    let mut account_uses = Vec::new();
+    // The overlay-account rows, a part per slice of files.
+    let mut overlay_parts: Vec<Box<[OverlayRow]>> = Vec::new();
     let mut region_counts = RegionCounts::new();
     // Files whose facts could not be read back (by index), and slices of the list of files
     // that could not be (by their first file's index): neither checked nor fixed, even if
@@ -350,11 +351,13 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
                 located: &located,
             };
             let one = std::slice::from_ref(&file);
+            let accounts = AccountUses::of(&located, &accounts);
             Ok::<_, FileError>((
                 tag_uses(one, &graph, &policy),
                 missing_overrides(one, &graph),
                 IrsaFacts::of(&located),
-                AccountUses::of(&located, &accounts),
+                overlay_rows(&path, &accounts.real, &graph),
+                accounts.ecr_regions,
                 path,
             ))
         });
@@ -364,16 +367,20 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
                 .map(|r| r.as_ref().map_or(0, |(uses, ..)| uses.len()))
                 .sum(),
         );
+        let mut overlay_part = Vec::new();
         for (offset, facts) in per_file.into_iter().enumerate() {
             match facts {
-                Ok((uses, missing_here, irsa, accounts, path)) => {
+                Ok((uses, missing_here, irsa, rows, ecr_regions, path)) => {
                     images.extend(uses);
                     missing.extend(missing_here);
-                    irsa_facts.extend(irsa.map(|facts| (Arc::clone(&path), facts)));
-                    if !accounts.real.is_empty() {
-                        account_uses.push((path, accounts.real));
-                    }
-                    for region in accounts.ecr_regions {
+                    irsa_facts.extend(irsa.map(|facts| (path, facts)));
+                    // No list of files reaches four billion (see `OverlayRow`).
+                    let index = (first_index + offset) as u32;
+                    overlay_part.extend(
+                        rows.into_iter()
+                            .map(|(root, account, references)| (root, account, index, references)),
+                    );
+                    for region in ecr_regions {
                         *region_counts.entry(region).or_default() += 1;
                     }
                 }
@@ -384,12 +391,14 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
                 }
             }
         }
+        // Sorted as the pass merges them; boxed, so without the slack of their growing.
+        overlay_part.sort_unstable_by_key(|&(root, account, index, _)| (root, account, index));
+        overlay_parts.push(overlay_part.into_boxed_slice());
     }
     let missing_overrides = crate::locate::images::settle_missing_overrides(missing);
     // Held through the passes below and the rules: without the slack of their growing.
     images.shrink_to_fit();
     irsa_facts.shrink_to_fit();
-    account_uses.shrink_to_fit();
     // Rules look up a file's uses by path (resolve::for_path). They come in the files' order,
     // which is by path: checked, rather than sorted with the buffer a stable sort takes.
     if !images.is_sorted_by(|a, b| a.path <= b.path) {
@@ -417,19 +426,27 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         });
     // Four independent repository-wide passes: two on threads of their own, so that they
     // keep both cores busy between the parallel reading and rule phases.
-    let (pins, cluster_region, overlay_accounts, irsa) = std::thread::scope(|scope| {
+    let (pins, cluster_region, mut overlay_accounts, irsa) = std::thread::scope(|scope| {
         let irsa_files: Vec<(&str, &IrsaFacts)> = irsa_facts
             .iter()
             .map(|(path, facts)| (&**path, facts))
             .collect();
         let graph = &graph;
         let irsa = scope.spawn(move || irsa_issues(&irsa_files, graph));
-        let overlays = scope.spawn(|| overlay_accounts(&account_uses, graph));
+        let overlays = scope.spawn(|| overlay_accounts(&overlay_parts));
         // Pins stay on this thread: the registry client they may ask need not be shareable.
         let pins = resolve_pins(&images, &sources, &GitResolver::default(), require.as_ref());
         let region = cluster_region(&config, &region_counts);
         (pins, region, joined(overlays), joined(irsa))
     });
+    drop(overlay_parts);
+    // The odd files out by index, now by path: only theirs are read back.
+    let indexes: Vec<u32> = overlay_accounts.keys().copied().collect();
+    let overlay_accounts: std::collections::BTreeMap<String, Vec<(String, String)>> = files
+        .paths_at(Some(&spill), &indexes)
+        .into_iter()
+        .filter_map(|(index, path)| Some((path, overlay_accounts.remove(&index)?)))
+        .collect();
     run.source_errors = pins.source_errors.clone();
     let (node_role, tf_errors) = node_role_grants(&terraform);
     for e in tf_errors {
@@ -753,5 +770,55 @@ mod tests {
         );
         assert!(finding_paths(&run).is_empty());
         assert_eq!(run.tally().total, 0);
+    }
+
+    /// The files of a render root that name an account other than the rest of it are found
+    /// whichever slice of the list of files they are in (the pass merges its rows slice by
+    /// slice, and reads back only the paths of the files it reports).
+    #[test]
+    fn odd_accounts_of_a_root_are_found_across_slices_of_the_list() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let app = dir.path().join("app");
+        std::fs::create_dir(&app).expect("mkdir");
+        let count = FACTS_SLICE + 100;
+        let mut resources = String::from("resources:\n");
+        for i in 0..count {
+            let account = if i == 5 || i == count - 10 {
+                "210987654321"
+            } else {
+                "465002806239"
+            };
+            let image = format!("{account}.dkr.ecr.ap-southeast-2.amazonaws.com/a:v1.0.0");
+            std::fs::write(
+                app.join(format!("f{i:04}.yaml")),
+                DEPLOYMENT.replace("nginx:latest", &image),
+            )
+            .expect("write");
+            resources.push_str(&format!("  - f{i:04}.yaml\n"));
+        }
+        std::fs::write(app.join("kustomization.yaml"), resources).expect("write");
+        let run = analyze(&RunOptions {
+            root: dir.path().to_path_buf(),
+            ..RunOptions::default()
+        })
+        .expect("run");
+        assert!(run.errors.is_empty(), "{:?}", run.errors);
+        let odd: Vec<(String, String)> = run
+            .findings()
+            .map(|f| f.expect("read back"))
+            .filter(|f| f.rule == "account-mismatch")
+            .map(|f| (f.path, f.message))
+            .collect();
+        let paths: Vec<&str> = odd.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["app/f0005.yaml", &format!("app/f{:04}.yaml", count - 10)]
+        );
+        for (_, message) in &odd {
+            assert!(
+                message.contains("the rest of overlay app uses account 465002806239"),
+                "{message}"
+            );
+        }
     }
 }
