@@ -53,11 +53,13 @@ pub(super) const REQUIRE_IMAGE_DEPTH: usize = 50;
 
 /// `--registry`: asks ECR about every image the repository renders once fixed, and keeps the
 /// answers for the registry rules; says so, without any network, when no image is on ECR.
+/// `uses` are every tag use of the repository.
 pub(super) fn check_registry(
     run: &mut Run,
     client: Option<Box<dyn crate::registry::Registry>>,
+    uses: impl Iterator<Item = crate::locate::images::TagUse>,
 ) -> Result<(), RunError> {
-    let (wanted, passed_over) = crate::registry::wanted(&run.resolved);
+    let (wanted, passed_over) = crate::registry::wanted(&run.resolved, uses);
     if wanted.is_empty() {
         run.registry_notes.push(
             "registry: no image of this repository is in a private ECR registry; nothing was checked".into(),

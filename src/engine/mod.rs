@@ -32,6 +32,7 @@ mod files;
 mod found;
 mod load;
 mod spill;
+mod uses;
 
 use facts::{
     check_registry, cluster_region, overlay_accounts, overlay_rows, AccountUses, OverlayRow,
@@ -318,8 +319,10 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     let graph = Graph::from_kustomizations(kustomizations);
     // Each file's facts are read back once for the repository-wide passes, and what those
     // need of it is kept: its images judged against the graph, its IRSA wiring, the accounts
-    // it names. On every core.
-    let mut images = Vec::new();
+    // it names. On every core. The image tag uses go to a spill of their own, a part per
+    // slice of files (`uses`).
+    let uses_spill = spill::Spill::new();
+    let mut images = uses::UseList::default();
     let mut missing = Vec::new();
     // Only of the files that have any: most files bear on neither.
     let mut irsa_facts = Vec::new();
@@ -339,6 +342,8 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
             Err(error) => {
                 run.errors.push(error);
                 lost_slices.push(first_index);
+                // A part for every slice, so that the rules find each slice's part.
+                images.push(Vec::new(), &uses_spill);
                 continue;
             }
         };
@@ -361,7 +366,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
                 path,
             ))
         });
-        images.reserve(
+        let mut slice_uses = Vec::with_capacity(
             per_file
                 .iter()
                 .map(|r| r.as_ref().map_or(0, |(uses, ..)| uses.len()))
@@ -371,7 +376,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         for (offset, facts) in per_file.into_iter().enumerate() {
             match facts {
                 Ok((uses, missing_here, irsa, rows, ecr_regions, path)) => {
-                    images.extend(uses);
+                    slice_uses.extend(uses);
                     missing.extend(missing_here);
                     irsa_facts.extend(irsa.map(|facts| (path, facts)));
                     // No list of files reaches four billion (see `OverlayRow`).
@@ -394,25 +399,28 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         // Sorted as the pass merges them; boxed, so without the slack of their growing.
         overlay_part.sort_unstable_by_key(|&(root, account, index, _)| (root, account, index));
         overlay_parts.push(overlay_part.into_boxed_slice());
+        // The rules look up a file's uses by path (resolve::for_path). They come in the
+        // files' order, which is by path: checked, rather than sorted with the buffer a
+        // stable sort takes.
+        if !slice_uses.is_sorted_by(|a, b| a.path <= b.path) {
+            slice_uses.sort_by(|a, b| a.path.cmp(&b.path));
+        }
+        images.push(slice_uses, &uses_spill);
     }
+    let images_reader = uses_spill.finish();
+    let all_uses = || images.iter(&images_reader);
     let missing_overrides = crate::locate::images::settle_missing_overrides(missing);
-    // Held through the passes below and the rules: without the slack of their growing.
-    images.shrink_to_fit();
+    // Held through the passes below and the rules: without the slack of its growing.
     irsa_facts.shrink_to_fit();
-    // Rules look up a file's uses by path (resolve::for_path). They come in the files' order,
-    // which is by path: checked, rather than sorted with the buffer a stable sort takes.
-    if !images.is_sorted_by(|a, b| a.path <= b.path) {
-        images.sort_by(|a, b| a.path.cmp(&b.path));
-    }
     // The registry is only reached when asked, and only when an ECR image is there to check.
     let mut registry: Option<Box<dyn crate::registry::Registry>> = None;
     let repo_of = |u: &crate::locate::images::TagUse| crate::registry::fixed_repo(u, &accounts);
     let needs_walk = opts.require_image
-        && images.iter().any(|u| {
+        && all_uses().any(|u| {
             matches!(
                 u.kind,
                 crate::locate::tags::TagKind::Mutable | crate::locate::tags::TagKind::Missing
-            ) && repo_of(u).is_some()
+            ) && repo_of(&u).is_some()
         });
     if needs_walk {
         registry = Some(crate::registry::connect().map_err(RunError::Registry)?);
@@ -435,7 +443,12 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         let irsa = scope.spawn(move || irsa_issues(&irsa_files, graph));
         let overlays = scope.spawn(|| overlay_accounts(&overlay_parts));
         // Pins stay on this thread: the registry client they may ask need not be shareable.
-        let pins = resolve_pins(&images, &sources, &GitResolver::default(), require.as_ref());
+        let pins = resolve_pins(
+            all_uses,
+            &sources,
+            &GitResolver::default(),
+            require.as_ref(),
+        );
         let region = cluster_region(&config, &region_counts);
         (pins, region, joined(overlays), joined(irsa))
     });
@@ -459,7 +472,6 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     }
     run.resolved = Resolved {
         accounts,
-        images,
         missing_overrides,
         cluster_region,
         overlay_accounts,
@@ -471,7 +483,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         graph,
     };
     if opts.registry || opts.require_image {
-        check_registry(&mut run, registry)?;
+        check_registry(&mut run, registry, all_uses())?;
     }
 
     // With a recipe, a rule runs only when the recipe names it.
@@ -484,7 +496,8 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     // Each file's findings are put away by the worker that made them (sorted and written in
     // their byte form on every core, not one by one after each slice).
     let kept = found::FindingsWriter::new();
-    let check_file = |file: &mut Analyzed| {
+    // `uses` are the tag uses of the file's slice.
+    let check_file = |file: &mut Analyzed, uses: &[crate::locate::images::TagUse]| {
         // What the rules read of a file is not needed after them (fixes read and parse the
         // file again): dropped as each file is done, so the findings take its place rather
         // than adding to it.
@@ -502,6 +515,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
             path: &file.entry.rel,
             text: &text,
             located: &located,
+            uses: crate::resolve::for_path(uses, &file.entry.rel, |u| &u.path),
         };
         let mut found = Vec::new();
         for rule in rules::all() {
@@ -550,7 +564,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     // A slice of files at a time, like the facts above. Only the files with findings are
     // kept after it, in a list of their own: reports and fixes need no other.
     let mut with_findings = files::FileListWriter::new(FACTS_SLICE);
-    for (first_index, slice) in files.slices(Some(&spill)) {
+    for (slice_number, (first_index, slice)) in files.slices(Some(&spill)).enumerate() {
         if lost_slices.contains(&first_index) {
             continue;
         }
@@ -558,6 +572,21 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
             Ok(slice) => slice,
             Err(error) => {
                 run.errors.push(error);
+                continue;
+            }
+        };
+        // The slice's tag uses: without them its files are not checked.
+        let slice_uses = match images.part(slice_number, &images_reader) {
+            Ok(uses) => uses,
+            Err(message) => {
+                let first = slice.first().map_or("", |f| f.entry.rel.as_str());
+                run.errors.push(FileError::whole_file(
+                    first,
+                    format!(
+                        "{message}: neither this file nor the {} after it in path order were checked or fixed",
+                        slice.len().saturating_sub(1)
+                    ),
+                ));
                 continue;
             }
         };
@@ -570,7 +599,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
                 file.located = Held::None;
             }
         }
-        let per_file = parallel_map_mut(&mut slice, check_file);
+        let per_file = parallel_map_mut(&mut slice, |file| check_file(file, &slice_uses));
         for (mut file, result) in slice.into_iter().zip(per_file) {
             match result {
                 Ok(FileFindings::None) => {}

@@ -52,7 +52,7 @@ pub fn ecr_repo(image: &str) -> Option<EcrRepo> {
 /// account, a mutable tag by its pin. `None` for images not in a private ECR registry.
 pub fn rendered(use_: &TagUse, resolved: &Resolved) -> Option<(EcrRepo, String)> {
     let repo = fixed_repo(use_, &resolved.accounts)?;
-    let tag = match resolved.pins.get(&use_.path, use_.site) {
+    let tag = match resolved.pins.outcome(use_) {
         Some(PinOutcome::Pinned(pin)) => pin.tag.clone(),
         _ => use_.tag.as_deref().unwrap_or("latest").to_string(),
     };
@@ -87,14 +87,12 @@ pub fn checked_uses<'a>(
     ),
 > + 'a {
     let facts = resolved.registry.as_ref();
-    crate::resolve::for_path(&resolved.images, file.path, |u| &u.path)
-        .iter()
-        .filter_map(move |use_| {
-            let facts = facts?;
-            let (repo, tag) = rendered(use_, resolved)?;
-            let site = file.located.sites.get(use_.site)?;
-            Some((use_, site, repo, tag, facts))
-        })
+    file.uses.iter().filter_map(move |use_| {
+        let facts = facts?;
+        let (repo, tag) = rendered(use_, resolved)?;
+        let site = file.located.sites.get(use_.site)?;
+        Some((use_, site, repo, tag, facts))
+    })
 }
 
 /// What the registry said, for the rules and the run's notes.
@@ -148,12 +146,16 @@ pub fn connect() -> Result<Box<dyn Registry>, String> {
     }
 }
 
-/// The tags to check per ECR repository, and the images passed over (AWS's own registries).
-pub fn wanted(resolved: &Resolved) -> (BTreeMap<EcrRepo, BTreeSet<String>>, usize) {
+/// The tags to check per ECR repository, and the images passed over (AWS's own registries),
+/// of `uses`: every tag use of the repository.
+pub fn wanted(
+    resolved: &Resolved,
+    uses: impl Iterator<Item = TagUse>,
+) -> (BTreeMap<EcrRepo, BTreeSet<String>>, usize) {
     let mut wanted: BTreeMap<EcrRepo, BTreeSet<String>> = BTreeMap::new();
     let mut aws_owned = 0;
-    for use_ in &resolved.images {
-        let Some((repo, tag)) = rendered(use_, resolved) else {
+    for use_ in uses {
+        let Some((repo, tag)) = rendered(&use_, resolved) else {
             continue;
         };
         if AWS_OWNED_ACCOUNTS.contains(&repo.account.as_str())

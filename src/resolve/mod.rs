@@ -18,8 +18,6 @@ pub fn for_path<'a, T>(sorted: &'a [T], path: &str, key: impl Fn(&T) -> &str) ->
 #[derive(Debug, Default)]
 pub struct Resolved {
     pub accounts: AccountResolver,
-    /// Every image tag of the repository, judged where it takes effect.
-    pub images: Vec<crate::locate::images::TagUse>,
     /// Base images that render roots leave without a registry.
     pub missing_overrides: Vec<crate::locate::images::MissingOverride>,
     /// The pins resolved from git for the mutable ones.

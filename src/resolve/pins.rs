@@ -99,8 +99,20 @@ pub struct Pins {
     pub source_errors: Vec<String>,
 }
 
+/// The outcome of every mutable or missing tag that no source maps: not stored per use (in a
+/// repository without sources, that is every such use).
+static NO_SOURCE: PinOutcome = PinOutcome::NoSource;
+
 impl Pins {
-    pub fn get(&self, path: &str, site: usize) -> Option<&PinOutcome> {
+    /// The outcome for `use_`: what resolving it gave, or, for a mutable or missing tag that
+    /// no source maps, `NoSource`; `None` for tags that are not resolved.
+    pub fn outcome(&self, use_: &TagUse) -> Option<&PinOutcome> {
+        self.get(&use_.path, use_.site).or_else(|| {
+            matches!(use_.kind, TagKind::Mutable | TagKind::Missing).then_some(&NO_SOURCE)
+        })
+    }
+
+    fn get(&self, path: &str, site: usize) -> Option<&PinOutcome> {
         self.outcomes
             .binary_search_by(|(p, s, _)| (&**p, *s).cmp(&(path, site)))
             .ok()
@@ -118,22 +130,30 @@ impl Pins {
     }
 }
 
-/// Resolves every mutable tag use that a source covers.
-pub fn resolve_pins(
-    uses: &[TagUse],
+/// Resolves every mutable tag use that a source covers. `uses` gives every tag use of the
+/// repository, in file order, each time it is called (they are read twice: for the tags that
+/// templates are inferred from, then to resolve).
+pub fn resolve_pins<I: Iterator<Item = TagUse>>(
+    uses: impl Fn() -> I,
     sources: &[Source],
     git: &GitResolver,
     require: Option<&RequireImage>,
 ) -> Pins {
     let mut pins = Pins::default();
     let mut failed_sources = BTreeMap::new();
-    for use_ in uses {
+    let examples = if sources.iter().any(|s| s.template.is_none()) {
+        template_examples(uses())
+    } else {
+        TemplateExamples::new()
+    };
+    for use_ in uses() {
+        let use_ = &use_;
         if !matches!(use_.kind, TagKind::Mutable | TagKind::Missing) {
             continue;
         }
         let key = (&use_.path, use_.site);
+        // Not stored: `Pins::outcome` gives it.
         let Some(source) = sources.iter().find(|s| s.matches(&use_.image)) else {
-            pins.insert(key.0, key.1, PinOutcome::NoSource);
             continue;
         };
         let branch = branch_of(use_.tag.as_deref()).or_else(|| source.branch.clone());
@@ -152,7 +172,7 @@ pub fn resolve_pins(
         };
         let (template, template_note) = match &source.template {
             Some(t) => (t.clone(), None),
-            None => infer_template(use_, uses),
+            None => infer_template(use_, &examples),
         };
         let walked = match require.and_then(|r| Some(((r.repo_of)(use_)?, r))) {
             Some((repo, require)) => walk_back(source, head, &template, &repo, require),
@@ -241,34 +261,48 @@ pub fn suggestion(image: &str) -> String {
     )
 }
 
+/// The first commit-pinned tag of each registry and repository prefix, in file order, with
+/// its file and where its commit id is: what templates are inferred from.
+type TemplateExamples =
+    BTreeMap<Option<String>, (Box<str>, std::sync::Arc<str>, std::ops::Range<usize>)>;
+
+/// The registry and repository prefix of an image; an ECR host counts as the same whatever its
+/// account digits, since a placeholder account is the registry that is meant.
+fn image_prefix(image: &str) -> Option<String> {
+    image.rsplit_once('/').map(|(p, _)| {
+        let bytes = p.as_bytes();
+        if bytes.len() > 12
+            && bytes[..12].iter().all(u8::is_ascii_digit)
+            && p[12..].starts_with(".dkr.ecr")
+        {
+            format!("*{}", &p[12..])
+        } else {
+            p.to_string()
+        }
+    })
+}
+
+fn template_examples(uses: impl Iterator<Item = TagUse>) -> TemplateExamples {
+    let mut examples = TemplateExamples::new();
+    for use_ in uses {
+        if use_.kind != TagKind::CommitPinned {
+            continue;
+        }
+        let Some(tag) = use_.tag else { continue };
+        if let Some(hex) = commit_id_in(&tag) {
+            examples
+                .entry(image_prefix(&use_.image))
+                .or_insert((tag, use_.path, hex));
+        }
+    }
+    examples
+}
+
 /// The tag template CI uses, read off a commit-pinned tag of the same registry and repository
 /// prefix elsewhere in the repository (`main-a0f1...` → `{branch}-{sha}`); the default when
 /// there is none.
-fn infer_template(target: &TagUse, uses: &[TagUse]) -> (String, Option<String>) {
-    // The same registry and repository prefix; an ECR host counts as the same whatever its
-    // account digits, since a placeholder account is the registry that is meant.
-    let prefix = |image: &str| {
-        image.rsplit_once('/').map(|(p, _)| {
-            let bytes = p.as_bytes();
-            if bytes.len() > 12
-                && bytes[..12].iter().all(u8::is_ascii_digit)
-                && p[12..].starts_with(".dkr.ecr")
-            {
-                format!("*{}", &p[12..])
-            } else {
-                p.to_string()
-            }
-        })
-    };
-    let wanted = prefix(&target.image);
-    for other in uses {
-        if other.kind != TagKind::CommitPinned || prefix(&other.image) != wanted {
-            continue;
-        }
-        let Some(tag) = &other.tag else { continue };
-        let Some(hex) = commit_id_in(tag) else {
-            continue;
-        };
+fn infer_template(target: &TagUse, examples: &TemplateExamples) -> (String, Option<String>) {
+    if let Some((tag, path, hex)) = examples.get(&image_prefix(&target.image)) {
         let sha = if hex.len() == 40 {
             "{sha}".to_string()
         } else {
@@ -286,10 +320,7 @@ fn infer_template(target: &TagUse, uses: &[TagUse]) -> (String, Option<String>) 
             _ => before.to_string(),
         };
         let template = format!("{before}{sha}{after}");
-        let note = format!(
-            "template {template} inferred from the tag {tag} in {}",
-            other.path
-        );
+        let note = format!("template {template} inferred from the tag {tag} in {path}");
         return (template, Some(note));
     }
     (
@@ -402,6 +433,102 @@ mod tests {
             assert_eq!(error_of(pins, "a.yaml", 0), None);
             assert_eq!(error_of(pins, "c.yaml", 1), None);
             assert_eq!(pins.outcomes.len(), 3);
+        }
+    }
+
+    fn tag_use(path: &str, image: &str, tag: Option<&str>, kind: TagKind) -> TagUse {
+        TagUse {
+            path: path.into(),
+            site: 0,
+            image: image.into(),
+            tag: tag.map(Box::from),
+            kind,
+            tag_range: 0..0,
+            place: crate::locate::images::TagPlace::InReference,
+            renders: Box::default(),
+        }
+    }
+
+    /// A template is read off the first commit-pinned tag, in file order, of the same
+    /// registry and repository prefix (an ECR host whatever its account); the word before the
+    /// commit id is the branch when it is a branch name or the target's own branch.
+    #[test]
+    fn templates_are_read_off_the_first_pinned_tag_of_the_prefix() {
+        const ECR: &str = ".dkr.ecr.ap-southeast-2.amazonaws.com/team";
+        let uses = [
+            tag_use(
+                "a.yaml",
+                &format!("465002806239{ECR}/x"),
+                Some("v1.2.3"),
+                TagKind::Semver,
+            ),
+            tag_use(
+                "b.yaml",
+                &format!("465002806239{ECR}/y"),
+                Some("dev-latest"),
+                TagKind::Mutable,
+            ),
+            tag_use(
+                "c.yaml",
+                &format!("465002806239{ECR}/y"),
+                Some("dev-0123456789abcdef0123456789abcdef01234567"),
+                TagKind::CommitPinned,
+            ),
+            tag_use(
+                "d.yaml",
+                &format!("465002806239{ECR}/z"),
+                Some("main-abcdef0"),
+                TagKind::CommitPinned,
+            ),
+            tag_use(
+                "e.yaml",
+                "quay.io/org/app",
+                Some("sha-3f2c1a9"),
+                TagKind::CommitPinned,
+            ),
+        ];
+        let examples = template_examples(uses.iter().cloned());
+        assert_eq!(examples.len(), 2, "{examples:?}");
+        // A placeholder account's registry is the same registry.
+        let target = tag_use(
+            "t.yaml",
+            &format!("123456789012{ECR}/w"),
+            Some("dev-latest"),
+            TagKind::Mutable,
+        );
+        assert_eq!(
+            infer_template(&target, &examples),
+            (
+                "{branch}-{sha}".to_string(),
+                Some("template {branch}-{sha} inferred from the tag dev-0123456789abcdef0123456789abcdef01234567 in c.yaml".to_string())
+            )
+        );
+        let quay = tag_use("t.yaml", "quay.io/org/other", None, TagKind::Missing);
+        assert_eq!(infer_template(&quay, &examples).0, "sha-{sha7}");
+        let elsewhere = tag_use(
+            "t.yaml",
+            "ghcr.io/org/other",
+            Some("latest"),
+            TagKind::Mutable,
+        );
+        assert_eq!(infer_template(&elsewhere, &examples).0, DEFAULT_TEMPLATE);
+    }
+
+    /// A mutable or missing tag that no source maps has no stored outcome, and is `NoSource`;
+    /// other tags have none.
+    #[test]
+    fn unmapped_mutable_tags_have_no_source() {
+        let pins = Pins::default();
+        for (kind, want) in [
+            (TagKind::Mutable, true),
+            (TagKind::Missing, true),
+            (TagKind::CommitPinned, false),
+            (TagKind::Semver, false),
+            (TagKind::Other, false),
+        ] {
+            let outcome = pins.outcome(&tag_use("a.yaml", "app", Some("latest"), kind));
+            assert_eq!(matches!(outcome, Some(PinOutcome::NoSource)), want);
+            assert_eq!(outcome.is_some(), want);
         }
     }
 

@@ -48,7 +48,7 @@ impl Rule for EcrTagMissing {
             }
             let range = source_range(file.text, site, use_.tag_range.clone())
                 .unwrap_or(site.target.scalar.span.start..site.target.scalar.span.start);
-            let pinned = match resolved.pins.get(&use_.path, use_.site) {
+            let pinned = match resolved.pins.outcome(use_) {
                 Some(PinOutcome::Pinned(pin)) => format!(
                     " (the pin of `{}` to commit {} of {}); `fix --require-image` pins to the newest commit whose image is there",
                     use_.tag.as_deref().unwrap_or("no tag"),

@@ -33,6 +33,8 @@ pub struct FileInput<'a> {
     /// Read only when a finding cannot be placed from what the sites noted (`Placed`).
     pub text: &'a crate::text::LazyText<'a, crate::engine::FileError>,
     pub located: &'a Located,
+    /// The file's image tag uses, judged where they take effect (in site order).
+    pub uses: &'a [crate::locate::images::TagUse],
 }
 
 pub trait Rule: Sync {

@@ -57,7 +57,7 @@ impl Rule for MutableTag {
     }
 
     fn check(&self, file: &FileInput, resolved: &Resolved) -> Vec<Finding> {
-        crate::resolve::for_path(&resolved.images, file.path, |u| &u.path)
+        file.uses
             .iter()
             .filter_map(|u| finding(file, resolved, u))
             .collect()
@@ -94,7 +94,7 @@ fn finding(file: &FileInput, resolved: &Resolved, use_: &TagUse) -> Option<Findi
     };
     let mut fix = None;
     if use_.kind != TagKind::Semver {
-        match resolved.pins.get(&use_.path, use_.site) {
+        match resolved.pins.outcome(use_) {
             Some(PinOutcome::Pinned(pin)) => {
                 let commit = describe_commit(pin);
                 message.push_str(&format!(
