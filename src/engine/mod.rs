@@ -260,6 +260,8 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     // is never held in memory whole.
     let mut files = files::FileListWriter::new(FACTS_SLICE);
     let mut kustomizations = Vec::new();
+    // The image names and namespaces of the kustomizations, each held once (`Texts`).
+    let mut shared_texts = crate::locate::kustomize::Texts::default();
     // A slice at a time, each file's result going straight to its list: the results of
     // every file at once, before they are sorted into the lists, were a third of the peak
     // memory of a large run.
@@ -279,7 +281,10 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
                     for (account, line) in accounts {
                         census.record(&account, || format!("{}:{line}", file.entry.rel));
                     }
-                    kustomizations.extend(kustomization.map(|k| *k));
+                    if let Some(mut kustomization) = kustomization {
+                        kustomization.share(&mut shared_texts);
+                        kustomizations.push(*kustomization);
+                    }
                     files.push(*file, &spill);
                 }
                 Loaded::Terraform(entry, text) => {
@@ -297,6 +302,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         }
     }
     drop(entries);
+    drop(shared_texts);
     let files = files.finish(&spill);
     let spill = spill.finish();
     run.files_checked = files.len();

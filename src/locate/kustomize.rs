@@ -4,15 +4,18 @@
 use crate::yaml::{Node, ParsedFile};
 use std::sync::Arc;
 
-/// One `images:` entry of a kustomization. A run holds every entry of the repository, so its
-/// four texts are kept in one allocation, and its file is its kustomization's.
+/// One `images:` entry of a kustomization. A run holds every entry of the repository: the
+/// names, which a base and each of its overlays repeat, are shared (`Texts`), and its file is
+/// its kustomization's.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ImageOverride {
-    /// `name`, `newName`, `newTag` and `digest`, one after the other (an absent one empty).
-    texts: Box<str>,
-    /// Where each of the four ends in `texts`.
-    ends: [u32; 4],
-    /// Which of `newName`, `newTag` and `digest` the entry has (bits 0, 1 and 2).
+    name: Arc<str>,
+    new_name: Option<Arc<str>>,
+    /// `newTag` and `digest`, one after the other (an absent one empty).
+    tag_texts: Option<Box<str>>,
+    /// Where `newTag` ends in `tag_texts`.
+    tag_end: u32,
+    /// Which of `newTag` and `digest` the entry has (bits 0 and 1).
     present: u8,
     /// The entry's index in its `images:` list.
     pub index: u32,
@@ -27,52 +30,62 @@ impl ImageOverride {
         digest: Option<&str>,
         index: usize,
     ) -> Option<ImageOverride> {
-        let mut texts = String::from(name);
-        let mut ends = [0; 4];
-        let mut present = 0;
-        ends[0] = u32::try_from(texts.len()).ok()?;
-        for (i, text) in [new_name, new_tag, digest].into_iter().enumerate() {
-            if let Some(text) = text {
-                texts.push_str(text);
-                present |= 1 << i;
-            }
-            ends[i + 1] = u32::try_from(texts.len()).ok()?;
-        }
+        let new_tag_text = new_tag.unwrap_or_default();
+        let tag_texts = match (new_tag, digest) {
+            (None, None) => None,
+            _ => Some(format!("{new_tag_text}{}", digest.unwrap_or_default()).into_boxed_str()),
+        };
         Some(ImageOverride {
-            texts: texts.into_boxed_str(),
-            ends,
-            present,
+            name: Arc::from(name),
+            new_name: new_name.map(Arc::from),
+            tag_texts,
+            tag_end: u32::try_from(new_tag_text.len()).ok()?,
+            present: u8::from(new_tag.is_some()) | (u8::from(digest.is_some()) << 1),
             index: u32::try_from(index).ok()?,
         })
     }
 
     pub fn name(&self) -> &str {
-        self.text(0)
+        &self.name
     }
 
     pub fn new_name(&self) -> Option<&str> {
-        self.optional(0)
+        self.new_name.as_deref()
     }
 
     pub fn new_tag(&self) -> Option<&str> {
-        self.optional(1)
+        let texts = self.tag_texts.as_deref()?;
+        (self.present & 1 != 0).then(|| texts.get(..self.tag_end as usize).unwrap_or_default())
     }
 
     pub fn digest(&self) -> Option<&str> {
-        self.optional(2)
+        let texts = self.tag_texts.as_deref()?;
+        (self.present & 2 != 0).then(|| texts.get(self.tag_end as usize..).unwrap_or_default())
     }
 
-    /// The `which`th of the optional texts, when the entry has it.
-    fn optional(&self, which: usize) -> Option<&str> {
-        (self.present & (1 << which) != 0).then(|| self.text(which + 1))
+    /// Shares its names with the same names elsewhere in the run (`texts`).
+    fn share(&mut self, texts: &mut Texts) {
+        texts.share(&mut self.name);
+        if let Some(new_name) = &mut self.new_name {
+            texts.share(new_name);
+        }
     }
+}
 
-    /// The `i`th of the four texts.
-    fn text(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        self.texts
-            .get(start..self.ends[i] as usize)
-            .unwrap_or_default()
+/// Texts a run holds once however often the repository repeats them: image names and
+/// namespaces, which a base and each of its overlays repeat.
+#[derive(Debug, Default)]
+pub struct Texts(std::collections::HashSet<Arc<str>>);
+
+impl Texts {
+    /// Makes `text` the run's one copy of it.
+    fn share(&mut self, text: &mut Arc<str>) {
+        match self.0.get(&**text) {
+            Some(shared) => *text = Arc::clone(shared),
+            None => {
+                self.0.insert(Arc::clone(text));
+            }
+        }
     }
 }
 
@@ -93,25 +106,42 @@ pub struct Kustomization {
     /// Directory, relative to the root ("" for the root itself). Shared: every image use and
     /// overlay fact of a large run that names its render root holds this one string.
     pub dir: Arc<str>,
-    /// Its file's name (one of `KUSTOMIZATION_FILES`): its path is `file()`.
-    name: &'static str,
+    /// Its file's name, as an index into `KUSTOMIZATION_FILES`: its path is `file()`.
+    name: u8,
     /// Resources and components, as root-relative paths of files or directories; moved into
     /// the graph (and so emptied) when the graph is built.
     pub includes: Box<[String]>,
     pub images: Box<[ImageOverride]>,
-    /// The `namespace:` it sets on every resource, if any.
-    pub namespace: Option<Box<str>>,
-    /// Byte offset of its `images:` key, where a new entry is reported.
-    pub images_key: Option<usize>,
+    /// The `namespace:` it sets on every resource, if any (shared, like image names).
+    pub namespace: Option<Arc<str>>,
+    /// Byte offset of its `images:` key, where a new entry is reported (`images_key`).
+    images_key: Option<u32>,
 }
 
 impl Kustomization {
     /// The path of its file, relative to the root.
     pub fn file(&self) -> String {
+        let name = KUSTOMIZATION_FILES[usize::from(self.name)];
         if self.dir.is_empty() {
-            self.name.to_string()
+            name.to_string()
         } else {
-            format!("{}/{}", self.dir, self.name)
+            format!("{}/{name}", self.dir)
+        }
+    }
+
+    /// Byte offset of its `images:` key, where a new entry is reported.
+    pub fn images_key(&self) -> Option<usize> {
+        self.images_key.map(|at| at as usize)
+    }
+
+    /// Shares its image names and namespace with the same texts elsewhere in the run: called
+    /// as each kustomization is read, so that a large run never holds a copy per overlay.
+    pub fn share(&mut self, texts: &mut Texts) {
+        for image in &mut self.images {
+            image.share(texts);
+        }
+        if let Some(namespace) = &mut self.namespace {
+            texts.share(namespace);
         }
     }
 
@@ -146,7 +176,8 @@ impl Kustomization {
             })
             .collect();
         let images_key = root.entries().iter().find_map(|(k, _)| match k {
-            Node::Scalar(s) if s.value == "images" => Some(s.span.start),
+            // A file of at most 16 MiB (`engine::MAX_FILE_BYTES`) has 32-bit offsets.
+            Node::Scalar(s) if s.value == "images" => u32::try_from(s.span.start).ok(),
             _ => None,
         });
         Some(Kustomization {
@@ -154,7 +185,7 @@ impl Kustomization {
             name,
             includes: includes.into_boxed_slice(),
             images,
-            namespace: root.get("namespace").and_then(Node::as_str).map(Box::from),
+            namespace: root.get("namespace").and_then(Node::as_str).map(Arc::from),
             images_key,
         })
     }
@@ -173,7 +204,24 @@ pub struct Graph {
 }
 
 /// An included path and the dirs of the kustomizations that include it.
-type Included = (Box<str>, Box<[Arc<str>]>);
+type Included = (Box<str>, Includers);
+
+/// The dirs of the kustomizations that include a path: almost always one, kept without a list
+/// of its own.
+#[derive(Debug)]
+enum Includers {
+    One(Arc<str>),
+    Many(Box<[Arc<str>]>),
+}
+
+impl Includers {
+    fn as_slice(&self) -> &[Arc<str>] {
+        match self {
+            Includers::One(dir) => std::slice::from_ref(dir),
+            Includers::Many(dirs) => dirs,
+        }
+    }
+}
 
 /// How an image comes out of a chain of kustomizations.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,10 +240,12 @@ pub fn is_kustomization_file(rel: &str) -> bool {
     kustomization_file_name(rel).is_some()
 }
 
-/// The name of the kustomization file at `rel`, when it is one.
-fn kustomization_file_name(rel: &str) -> Option<&'static str> {
+/// The name of the kustomization file at `rel`, as an index into `KUSTOMIZATION_FILES`, when
+/// it is one.
+fn kustomization_file_name(rel: &str) -> Option<u8> {
     let name = rel.rsplit('/').next().unwrap_or(rel);
-    KUSTOMIZATION_FILES.iter().find(|&&k| k == name).copied()
+    let index = KUSTOMIZATION_FILES.iter().position(|&k| k == name)?;
+    u8::try_from(index).ok()
 }
 
 impl Graph {
@@ -229,11 +279,17 @@ impl Graph {
         let mut parents = Vec::new();
         let mut included = included.into_iter().peekable();
         while let Some((path, dir)) = included.next() {
-            let mut includers = vec![dir];
-            while let Some((_, dir)) = included.next_if(|(next, _)| *next == path) {
-                includers.push(dir);
-            }
-            parents.push((path.into_boxed_str(), includers.into_boxed_slice()));
+            let includers = match included.next_if(|(next, _)| *next == path) {
+                None => Includers::One(dir),
+                Some((_, second)) => {
+                    let mut dirs = vec![dir, second];
+                    while let Some((_, dir)) = included.next_if(|(next, _)| *next == path) {
+                        dirs.push(dir);
+                    }
+                    Includers::Many(dirs.into_boxed_slice())
+                }
+            };
+            parents.push((path.into_boxed_str(), includers));
         }
         crate::sorted::sort_keeping_last(&mut by_dir, |a, b| a.dir.cmp(&b.dir));
         by_dir.shrink_to_fit();
@@ -253,7 +309,7 @@ impl Graph {
     fn includers(&self, path: &str) -> &[Arc<str>] {
         self.parents
             .binary_search_by(|(p, _)| (**p).cmp(path))
-            .map_or(&[], |at| &self.parents[at].1)
+            .map_or(&[], |at| self.parents[at].1.as_slice())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -469,5 +525,38 @@ mod tests {
         );
         let root = Kustomization::read("Kustomization", &parsed).expect("kustomization");
         assert_eq!(root.file(), "Kustomization");
+    }
+
+    /// Kustomizations that repeat an image name or a namespace share one copy of it.
+    #[test]
+    fn repeated_names_are_shared() {
+        let text =
+            "namespace: shop\nimages:\n  - name: app\n    newName: reg/app\n    newTag: v1\n";
+        let parsed = parse(text).expect("yaml");
+        let mut texts = Texts::default();
+        let mut read = |rel: &str| {
+            let mut k = Kustomization::read(rel, &parsed).expect("kustomization");
+            k.share(&mut texts);
+            k
+        };
+        let (dev, prod) = (
+            read("dev/kustomization.yaml"),
+            read("prod/kustomization.yaml"),
+        );
+        let (a, b) = (&dev.images[0], &prod.images[0]);
+        assert!(Arc::ptr_eq(&a.name, &b.name));
+        assert!(Arc::ptr_eq(
+            a.new_name.as_ref().expect("newName"),
+            b.new_name.as_ref().expect("newName")
+        ));
+        assert!(Arc::ptr_eq(
+            dev.namespace.as_ref().expect("namespace"),
+            prod.namespace.as_ref().expect("namespace")
+        ));
+        assert_eq!(
+            (b.name(), b.new_name(), b.new_tag()),
+            ("app", Some("reg/app"), Some("v1"))
+        );
+        assert_eq!(dev.images_key(), Some(text.find("images").expect("key")));
     }
 }

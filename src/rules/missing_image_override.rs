@@ -124,5 +124,5 @@ fn suggest(name: &str, sibling: &str, sibling_to: &str) -> String {
 /// Where the kustomization's `images:` key stands (where an entry would go), if it has one.
 fn images_key_offset(file: &FileInput, resolved: &Resolved) -> Option<usize> {
     let dir = crate::locate::kustomize::parent_dir(file.path);
-    resolved.graph.kustomization(&dir)?.images_key
+    resolved.graph.kustomization(&dir)?.images_key()
 }
