@@ -146,64 +146,107 @@ pub(super) fn overlay_rows<'g>(
     rows
 }
 
+/// A slice's overlay-account rows, grouped: for each render root and account (sorted), the
+/// references to it and the files naming it. A file takes 4 bytes here rather than a 32-byte
+/// row per root and account.
+#[derive(Debug, Default)]
+pub(super) struct OverlayPart<'g> {
+    /// Root, account, references (summed over the rows, a file reached by two chains counting
+    /// in each), and where the group's files end in `files`.
+    groups: Box<[(&'g str, u64, u64, usize)]>,
+    /// Each group's files, in file order, each once.
+    files: Box<[u32]>,
+}
+
+impl<'g> OverlayPart<'g> {
+    /// The part of `rows` (any order).
+    pub(super) fn new(mut rows: Vec<OverlayRow<'g>>) -> OverlayPart<'g> {
+        rows.sort_unstable_by_key(|&(root, account, index, _)| (root, account, index));
+        let mut groups = Vec::new();
+        let mut files = Vec::with_capacity(rows.len());
+        for group in rows.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            let references = group.iter().map(|r| u64::from(r.3)).sum();
+            let start = files.len();
+            files.extend(group.iter().map(|r| r.2));
+            let mut kept = files.split_off(start);
+            kept.dedup();
+            files.extend(kept);
+            groups.push((group[0].0, group[0].1, references, files.len()));
+        }
+        OverlayPart {
+            groups: groups.into_boxed_slice(),
+            files: files.into_boxed_slice(),
+        }
+    }
+
+    /// Group `at`: its root, account, references and files.
+    fn group(&self, at: usize) -> (&'g str, u64, u64, &[u32]) {
+        let (root, account, references, end) = self.groups[at];
+        let start = at.checked_sub(1).map_or(0, |before| self.groups[before].3);
+        (root, account, references, &self.files[start..end])
+    }
+}
+
 /// For each render root whose files name more than one real account: the account most of its
 /// references use, keyed by every file of the root whose account differs (by index). Ties are
 /// not judged: with two accounts equally used, neither is the odd one out.
 ///
-/// `parts` are the rows of the repository in parts (one per slice of files), each sorted by
-/// root, account and file: merged here, each root is judged in turn. Neither one list of all
-/// rows (which, grown by doubling, could hold twice as many) nor a map of every root's
-/// accounts at once (most of this pass's memory in a repository with thousands of overlays)
-/// is made.
+/// `parts` are the repository's rows, a part per slice of files in file order: merged here by
+/// root and account, each root is judged in turn. Neither one list of all rows (which, grown
+/// by doubling, could hold twice as many) nor a map of every root's accounts at once (most of
+/// this pass's memory in a repository with thousands of overlays) is made.
 pub(super) fn overlay_accounts<'g>(
-    parts: &[Box<[OverlayRow<'g>]>],
+    parts: &[OverlayPart<'g>],
 ) -> std::collections::BTreeMap<u32, Vec<(String, String)>> {
     use std::cmp::Reverse;
     use std::collections::{BTreeMap, BinaryHeap};
-    let key = |row: &OverlayRow<'g>| (row.0, row.1, row.2);
-    // The next row of each part, smallest first: its key, its part, its place in the part.
-    type Next<'g> = Reverse<((&'g str, u64, u32), usize, usize)>;
+    // The next group of each part, smallest first: its root and account, its part (so that
+    // one root and account's files come in file order), its place in the part.
+    type Next<'g> = Reverse<((&'g str, u64), usize, usize)>;
+    let key = |part: &OverlayPart<'g>, at: usize| part.groups.get(at).map(|g| (g.0, g.1));
     let mut next: BinaryHeap<Next> = parts
         .iter()
         .enumerate()
-        .filter_map(|(part, rows)| Some(Reverse((key(rows.first()?), part, 0))))
+        .filter_map(|(i, part)| Some(Reverse((key(part, 0)?, i, 0))))
         .collect();
     let mut out: BTreeMap<u32, Vec<(String, String)>> = BTreeMap::new();
-    let mut root_rows: Vec<OverlayRow> = Vec::new();
+    // The current root's accounts: each with its references and files, in file order.
+    let mut root: Option<&str> = None;
+    let mut ranked: Vec<(u64, u64, Vec<u32>)> = Vec::new();
     loop {
-        let row = next.pop().map(|Reverse((_, part, at))| {
-            if let Some(following) = parts[part].get(at + 1) {
-                next.push(Reverse((key(following), part, at + 1)));
+        let group = next.pop().map(|Reverse((_, i, at))| {
+            if let Some(following) = key(&parts[i], at + 1) {
+                next.push(Reverse((following, i, at + 1)));
             }
-            parts[part][at]
+            parts[i].group(at)
         });
-        if let Some(first) = root_rows.first() {
-            if row.is_none_or(|r| r.0 != first.0) {
-                judge_root(&root_rows, &mut out);
-                root_rows.clear();
+        if let Some(current) = root {
+            if group.is_none_or(|g| g.0 != current) {
+                judge_root(current, &mut ranked, &mut out);
+                ranked.clear();
             }
         }
-        match row {
-            Some(row) => root_rows.push(row),
-            None => return out,
+        let Some((group_root, account, references, files)) = group else {
+            return out;
+        };
+        root = Some(group_root);
+        match ranked.last_mut() {
+            Some((last, refs, all)) if *last == account => {
+                *refs += references;
+                all.extend_from_slice(files);
+            }
+            _ => ranked.push((account, references, files.to_vec())),
         }
     }
 }
 
-/// Judges one render root from its rows (sorted by account, then file), adding its odd files
-/// out to `out`.
+/// Judges one render root from its accounts (in account order, each with its references and
+/// its files in file order), adding its odd files out to `out`.
 fn judge_root(
-    root_rows: &[OverlayRow],
+    root: &str,
+    ranked: &mut [(u64, u64, Vec<u32>)],
     out: &mut std::collections::BTreeMap<u32, Vec<(String, String)>>,
 ) {
-    // Per account: its references, and the files naming it, in file order.
-    let mut ranked: Vec<(u64, u64, Vec<u32>)> = Vec::new();
-    for account_rows in root_rows.chunk_by(|a, b| a.1 == b.1) {
-        let mut files: Vec<u32> = account_rows.iter().map(|r| r.2).collect();
-        files.dedup();
-        let references = account_rows.iter().map(|r| u64::from(r.3)).sum();
-        ranked.push((account_rows[0].1, references, files));
-    }
     if ranked.len() < 2 {
         return;
     }
@@ -212,7 +255,6 @@ fn judge_root(
     if ranked[0].1 == ranked[1].1 {
         return;
     }
-    let root = root_rows[0].0;
     let majority = format!("{:012}", ranked[0].0);
     for (_, _, files) in ranked.iter().skip(1) {
         for &index in files {
@@ -252,9 +294,8 @@ pub(super) fn cluster_region(config: &Config, counts: &RegionCounts) -> Option<(
 mod tests {
     use super::*;
 
-    fn sorted(mut rows: Vec<OverlayRow<'static>>) -> Box<[OverlayRow<'static>]> {
-        rows.sort_unstable_by_key(|&(root, account, index, _)| (root, account, index));
-        rows.into_boxed_slice()
+    fn sorted(rows: Vec<OverlayRow<'static>>) -> OverlayPart<'static> {
+        OverlayPart::new(rows)
     }
 
     /// Rows split into parts are judged as one list: a root's accounts are counted across
@@ -264,16 +305,17 @@ mod tests {
     fn rows_in_parts_are_judged_as_one_list() {
         const A: u64 = 465002806239;
         const B: u64 = 210987654321;
-        let parts = [
-            sorted(vec![("app", A, 0, 3), ("app", B, 1, 1), ("tie", A, 2, 1)]),
-            sorted(vec![("app", A, 3, 1), ("tie", B, 4, 1), ("", B, 5, 1)]),
-            sorted(vec![
+        let rows = [
+            vec![("app", A, 0, 3), ("app", B, 1, 1), ("tie", A, 2, 1)],
+            vec![("app", A, 3, 1), ("tie", B, 4, 1), ("", B, 5, 1)],
+            vec![
                 ("app", B, 6, 1),
+                ("one", A, 8, 1),
                 ("app", B, 6, 1),
                 ("", A, 7, 3),
-                ("one", A, 8, 1),
-            ]),
+            ],
         ];
+        let parts = rows.clone().map(sorted);
         let judged = overlay_accounts(&parts);
         let majority = |root: &str| vec![(format!("{A:012}"), root.to_string())];
         let want: std::collections::BTreeMap<u32, Vec<(String, String)>> = [
@@ -283,9 +325,13 @@ mod tests {
         ]
         .into();
         assert_eq!(judged, want);
-        let whole = [sorted(
-            parts.iter().flat_map(|p| p.iter().copied()).collect(),
-        )];
+        // A file reached by two chains is one file of its group, counted twice.
+        let app_b = parts[2].group(1);
+        assert_eq!(
+            (app_b.0, app_b.1, app_b.2, app_b.3),
+            ("app", B, 2, &[6][..])
+        );
+        let whole = [sorted(rows.concat())];
         assert_eq!(overlay_accounts(&whole), want);
         assert!(overlay_accounts(&[]).is_empty());
     }

@@ -35,7 +35,7 @@ mod spill;
 mod uses;
 
 use facts::{
-    check_registry, cluster_region, overlay_accounts, overlay_rows, AccountUses, OverlayRow,
+    check_registry, cluster_region, overlay_accounts, overlay_rows, AccountUses, OverlayPart,
     RegionCounts, REQUIRE_IMAGE_DEPTH,
 };
 use files::FileList;
@@ -333,7 +333,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     // Only of the files that have any: most files bear on neither.
     let mut irsa_facts = Vec::new();
     // The overlay-account rows, a part per slice of files.
-    let mut overlay_parts: Vec<Box<[OverlayRow]>> = Vec::new();
+    let mut overlay_parts: Vec<OverlayPart> = Vec::new();
     let mut region_counts = RegionCounts::new();
     // Files whose facts could not be read back (by index), and slices of the list of files
     // that could not be (by their first file's index): neither checked nor fixed, even if
@@ -402,9 +402,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
                 }
             }
         }
-        // Sorted as the pass merges them; boxed, so without the slack of their growing.
-        overlay_part.sort_unstable_by_key(|&(root, account, index, _)| (root, account, index));
-        overlay_parts.push(overlay_part.into_boxed_slice());
+        overlay_parts.push(OverlayPart::new(overlay_part));
         // The rules look up a file's uses by path (resolve::for_path). They come in the
         // files' order, which is by path: checked, rather than sorted with the buffer a
         // stable sort takes.
