@@ -333,6 +333,13 @@ mod tests {
             .collect()
     }
 
+    /// Every file of `list`, read back slice by slice.
+    fn read_all(list: &FileList, reader: &SpillReader) -> Vec<Analyzed> {
+        list.slices(Some(reader))
+            .flat_map(|(_, s)| s.expect("read back"))
+            .collect()
+    }
+
     fn written(files: &[Analyzed], slice_len: usize, spill: &Spill) -> FileList {
         let mut list = FileListWriter::new(slice_len);
         for file in files {
@@ -361,11 +368,7 @@ mod tests {
         assert_eq!(firsts, (0..files.len()).step_by(2).collect::<Vec<_>>());
         assert_eq!(shown(&back), shown(&files));
         // Read twice, as a run's passes do.
-        let again: Vec<Analyzed> = list
-            .slices(Some(&reader))
-            .flat_map(|(_, s)| s.expect("read back"))
-            .collect();
-        assert_eq!(shown(&again), shown(&files));
+        assert_eq!(shown(&read_all(&list, &reader)), shown(&files));
     }
 
     #[test]
@@ -407,11 +410,7 @@ mod tests {
         let reader = spill.finish();
         assert!(matches!(list.slices[0].kept, Kept::Here(_)));
         assert!(matches!(list.slices[1].kept, Kept::Spilled(_)));
-        let back: Vec<Analyzed> = list
-            .slices(Some(&reader))
-            .flat_map(|(_, s)| s.expect("read back"))
-            .collect();
-        assert_eq!(shown(&back), shown(&files));
+        assert_eq!(shown(&read_all(&list, &reader)), shown(&files));
     }
 
     /// Every cut, and every changed byte, of a slice's form is refused.
