@@ -140,6 +140,10 @@ pub fn resolve_pins<I: Iterator<Item = TagUse>>(
     require: Option<&RequireImage>,
 ) -> Pins {
     let mut pins = Pins::default();
+    // Without sources nothing is resolved: the uses are not read back for nothing.
+    if sources.is_empty() {
+        return pins;
+    }
     let mut failed_sources = BTreeMap::new();
     let examples = if sources.iter().any(|s| s.template.is_none()) {
         template_examples(uses())
