@@ -22,7 +22,6 @@ pub struct FileList {
     slices: Vec<Slice>,
     /// The bases of the entries' locations (`FileEntry::encode`): one per path of the run.
     bases: Vec<Arc<Path>>,
-    len: usize,
 }
 
 #[derive(Debug)]
@@ -43,7 +42,7 @@ enum Kept {
 impl FileList {
     /// How many files it holds.
     pub(super) fn len(&self) -> usize {
-        self.len
+        self.slices.iter().map(|s| s.files).sum()
     }
 
     /// The files a slice at a time, in order, each slice with the index of its first file;
@@ -72,15 +71,12 @@ impl FileList {
         for slice in &self.slices {
             let end = first_index + slice.files;
             if wanted.peek().is_some_and(|&i| i < end) {
-                if let Ok(files) = self.read(slice, reader) {
-                    while let Some(i) = wanted.next_if(|&i| i < end) {
-                        if let Some(file) = i.checked_sub(first_index).and_then(|at| files.get(at))
-                        {
-                            out.push((i as u32, file.entry.rel.clone()));
-                        }
+                let files = self.read(slice, reader).unwrap_or_default();
+                while let Some(i) = wanted.next_if(|&i| i < end) {
+                    if let Some(file) = i.checked_sub(first_index).and_then(|at| files.get(at)) {
+                        out.push((i as u32, file.entry.rel.clone()));
                     }
                 }
-                while wanted.next_if(|&i| i < end).is_some() {}
             }
             first_index = end;
         }
@@ -103,17 +99,21 @@ impl FileList {
                 }),
                 None => Err("its list of files was not kept".to_string()),
             }
-            .map_err(|message| {
-                FileError::whole_file(
-                    &slice.first,
-                    format!(
-                        "{message}: neither this file nor the {} after it in path order were checked or fixed",
-                        slice.files - 1
-                    ),
-                )
-            }),
+            .map_err(|message| slice_not_checked(&slice.first, slice.files, &message)),
         }
     }
+}
+
+/// The error of a slice of `files` files, the first at `first`, that could not be read back
+/// (or whose facts could not): one error for the slice, saying how many files it held.
+pub(super) fn slice_not_checked(first: &str, files: usize, message: &str) -> FileError {
+    FileError::whole_file(
+        first,
+        format!(
+            "{message}: neither this file nor the {} after it in path order were checked or fixed",
+            files.saturating_sub(1)
+        ),
+    )
 }
 
 /// See `FileList::slices`.
@@ -178,7 +178,6 @@ impl FileListWriter {
         let spilled = encode_slice(&files, &mut self.list.bases, &mut bytes)
             .then(|| spill.put_bytes(&bytes))
             .flatten();
-        self.list.len += files.len();
         self.list.slices.push(Slice {
             files: files.len(),
             first,

@@ -584,13 +584,8 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
             Ok(uses) => uses,
             Err(message) => {
                 let first = slice.first().map_or("", |f| f.entry.rel.as_str());
-                run.errors.push(FileError::whole_file(
-                    first,
-                    format!(
-                        "{message}: neither this file nor the {} after it in path order were checked or fixed",
-                        slice.len().saturating_sub(1)
-                    ),
-                ));
+                run.errors
+                    .push(files::slice_not_checked(first, slice.len(), &message));
                 continue;
             }
         };
@@ -744,11 +739,25 @@ mod tests {
         for name in names {
             std::fs::write(dir.path().join(name), DEPLOYMENT).expect("write");
         }
+        run_in(dir.path())
+    }
+
+    fn run_in(root: &Path) -> Run {
         analyze(&RunOptions {
-            root: dir.path().to_path_buf(),
+            root: root.to_path_buf(),
             ..RunOptions::default()
         })
         .expect("run")
+    }
+
+    /// The run's one error, whose message says all of `words`.
+    fn only_error<'a>(run: &'a Run, words: &[&str]) -> &'a FileError {
+        assert_eq!(run.errors.len(), 1, "{:?}", run.errors);
+        let error = &run.errors[0];
+        for word in words {
+            assert!(error.message.contains(word), "{word:?}: {}", error.message);
+        }
+        error
     }
 
     fn finding_paths(run: &Run) -> Vec<String> {
@@ -775,14 +784,8 @@ mod tests {
     #[test]
     fn a_file_whose_facts_are_lost_is_an_error_and_not_checked() {
         let run = run_over(&["a.yaml", "b-facts-damaged-by-test.yaml", "c.yaml"]);
-        assert_eq!(run.errors.len(), 1, "{:?}", run.errors);
-        let error = &run.errors[0];
+        let error = only_error(&run, &["facts", "not checked or fixed"]);
         assert_eq!(error.path, "b-facts-damaged-by-test.yaml");
-        assert!(
-            error.message.contains("facts") && error.message.contains("not checked or fixed"),
-            "{}",
-            error.message
-        );
         let paths = finding_paths(&run);
         assert!(paths.contains(&"a.yaml".into()) && paths.contains(&"c.yaml".into()));
         assert!(!paths.iter().any(|p| p.contains("damaged")), "{paths:?}");
@@ -793,14 +796,8 @@ mod tests {
     #[test]
     fn a_slice_of_the_list_that_is_lost_is_one_error_and_not_checked() {
         let run = run_over(&["a-list-damaged-by-test.yaml", "b.yaml", "c.yaml"]);
-        assert_eq!(run.errors.len(), 1, "{:?}", run.errors);
-        let error = &run.errors[0];
+        let error = only_error(&run, &["nor the 2 after it"]);
         assert_eq!(error.path, "a-list-damaged-by-test.yaml");
-        assert!(
-            error.message.contains("nor the 2 after it"),
-            "{}",
-            error.message
-        );
         assert!(finding_paths(&run).is_empty());
         assert_eq!(run.tally().total, 0);
     }
@@ -830,11 +827,7 @@ mod tests {
             resources.push_str(&format!("  - f{i:04}.yaml\n"));
         }
         std::fs::write(app.join("kustomization.yaml"), resources).expect("write");
-        let run = analyze(&RunOptions {
-            root: dir.path().to_path_buf(),
-            ..RunOptions::default()
-        })
-        .expect("run");
+        let run = run_in(dir.path());
         assert!(run.errors.is_empty(), "{:?}", run.errors);
         let odd: Vec<(String, String)> = run
             .findings()
