@@ -9,6 +9,7 @@ pub mod config;
 pub mod discover;
 pub mod emit;
 pub mod engine;
+pub(crate) mod external;
 pub mod finding;
 pub mod fix;
 pub(crate) mod form;

@@ -3,10 +3,13 @@
 
 use super::{Run, RunError};
 use crate::config::Config;
+use crate::external::{ExternalSort, Record};
+use crate::form::{Reader, Writer};
 use crate::locate::aws::{find_accounts, AccountSite};
-use crate::locate::kustomize::Graph;
+use crate::locate::kustomize::{Graph, Kustomization};
 use crate::locate::Located;
 use crate::resolve::AccountResolver;
+use std::sync::Arc;
 
 /// What the account passes need of one file's values, so that its other facts need not be
 /// kept while they run.
@@ -101,25 +104,82 @@ pub(super) fn check_registry(
 /// One row of the overlay-account pass: a render root reaching a file (once per chain that
 /// reaches it), a real account the file names (a number: twelve digits, so its order is the
 /// text's), the file (by its index in the run's list of files, not a copy of its path), and
-/// how many of the file's references name the account. In 32 bits, so that a row is 32
-/// bytes: no list of four billion files fits in memory, and a file of at most 16 MiB holds
-/// fewer references.
-pub(super) type OverlayRow<'g> = (&'g str, u64, u32, u32);
+/// how many of the file's references name the account. In 32 bits: no list of four billion
+/// files is made, and a file of at most 16 MiB holds fewer references.
+pub(super) struct OverlayRow {
+    root: Arc<str>,
+    account: u64,
+    file: u32,
+    references: u32,
+}
+
+impl Record for OverlayRow {
+    fn encode(&self, w: &mut Writer) {
+        w.text(&self.root);
+        w.word(self.account);
+        w.number(self.file as usize);
+        w.number(self.references as usize);
+    }
+
+    fn decode(r: &mut Reader) -> Option<OverlayRow> {
+        Some(OverlayRow {
+            root: r.text()?.into(),
+            account: r.word()?,
+            file: u32::try_from(r.number()?).ok()?,
+            references: u32::try_from(r.number()?).ok()?,
+        })
+    }
+
+    fn weight(&self) -> usize {
+        // The root is shared with the file's other rows and the graph's cache: not counted.
+        0
+    }
+}
+
+type RowOrder = fn(&OverlayRow, &OverlayRow) -> std::cmp::Ordering;
+
+/// The repository's overlay-account rows, sorted on disk by root, account and file as they
+/// are added: neither one list of all rows nor a map of every root's accounts is held (the
+/// latter was most of this pass's memory in a repository with thousands of overlays).
+pub(super) struct OverlayRows(ExternalSort<OverlayRow, RowOrder>);
+
+impl Default for OverlayRows {
+    fn default() -> Self {
+        OverlayRows(ExternalSort::new("the overlay accounts", |a, b| {
+            (&a.root, a.account, a.file).cmp(&(&b.root, b.account, b.file))
+        }))
+    }
+}
+
+impl OverlayRows {
+    /// Adds the rows of the file at `file` in the run's list (`overlay_rows`).
+    pub(super) fn add(&mut self, file: u32, rows: Vec<(Arc<str>, u64, u32)>) {
+        for (root, account, references) in rows {
+            self.0.push(OverlayRow {
+                root,
+                account,
+                file,
+                references,
+            });
+        }
+    }
+}
 
 /// The overlay-account rows of one file, without its index (`OverlayRow` less the file):
 /// made as each file's facts are read, so that no file's accounts are kept for the pass.
-pub(super) fn overlay_rows<'g>(
+/// `chains` are the file's render chains (`Graph::chains_for`).
+pub(super) fn overlay_rows(
     path: &str,
+    chains: &[Vec<Arc<Kustomization>>],
     real: &[u64],
-    graph: &'g Graph,
-) -> Vec<(&'g str, u64, u32)> {
+    graph: &Graph,
+) -> Vec<(Arc<str>, u64, u32)> {
     if real.is_empty() {
         return Vec::new();
     }
-    let mut roots: Vec<&str> = graph
-        .chains_for(path)
+    let mut roots: Vec<Arc<str>> = chains
         .iter()
-        .filter_map(|c| c.last().map(|k| &*k.dir))
+        .filter_map(|c| c.last().map(|k| Arc::clone(&k.dir)))
         .collect();
     if crate::locate::kustomize::is_kustomization_file(path) {
         let dir = crate::locate::kustomize::parent_dir(path);
@@ -127,7 +187,7 @@ pub(super) fn overlay_rows<'g>(
             graph
                 .chains_from_dir(&dir)
                 .iter()
-                .filter_map(|c| c.last().map(|k| &*k.dir)),
+                .filter_map(|c| c.last().map(|k| Arc::clone(&k.dir))),
         );
     }
     let mut accounts: Vec<(u64, u32)> = Vec::new();
@@ -139,105 +199,46 @@ pub(super) fn overlay_rows<'g>(
     }
     let mut rows = Vec::with_capacity(roots.len() * accounts.len());
     for (account, references) in accounts {
-        for &root in &roots {
-            rows.push((root, account, references));
+        for root in &roots {
+            rows.push((Arc::clone(root), account, references));
         }
     }
     rows
 }
 
-/// A slice's overlay-account rows, grouped: for each render root and account (sorted), the
-/// references to it and the files naming it. A file takes 4 bytes here rather than a 32-byte
-/// row per root and account.
-#[derive(Debug, Default)]
-pub(super) struct OverlayPart<'g> {
-    /// Root, account, references (summed over the rows, a file reached by two chains counting
-    /// in each), and where the group's files end in `files`.
-    groups: Box<[(&'g str, u64, u64, usize)]>,
-    /// Each group's files, in file order, each once.
-    files: Box<[u32]>,
-}
-
-impl<'g> OverlayPart<'g> {
-    /// The part of `rows` (any order).
-    pub(super) fn new(mut rows: Vec<OverlayRow<'g>>) -> OverlayPart<'g> {
-        rows.sort_unstable_by_key(|&(root, account, index, _)| (root, account, index));
-        let mut groups = Vec::new();
-        let mut files = Vec::with_capacity(rows.len());
-        for group in rows.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
-            let references = group.iter().map(|r| u64::from(r.3)).sum();
-            let start = files.len();
-            files.extend(group.iter().map(|r| r.2));
-            let mut kept = files.split_off(start);
-            kept.dedup();
-            files.extend(kept);
-            groups.push((group[0].0, group[0].1, references, files.len()));
-        }
-        OverlayPart {
-            groups: groups.into_boxed_slice(),
-            files: files.into_boxed_slice(),
-        }
-    }
-
-    /// Group `at`: its root, account, references and files.
-    fn group(&self, at: usize) -> (&'g str, u64, u64, &[u32]) {
-        let (root, account, references, end) = self.groups[at];
-        let start = at.checked_sub(1).map_or(0, |before| self.groups[before].3);
-        (root, account, references, &self.files[start..end])
-    }
-}
-
 /// For each render root whose files name more than one real account: the account most of its
 /// references use, keyed by every file of the root whose account differs (by index). Ties are
-/// not judged: with two accounts equally used, neither is the odd one out.
-///
-/// `parts` are the repository's rows, a part per slice of files in file order: merged here by
-/// root and account, each root is judged in turn. Neither one list of all rows (which, grown
-/// by doubling, could hold twice as many) nor a map of every root's accounts at once (most of
-/// this pass's memory in a repository with thousands of overlays) is made.
-pub(super) fn overlay_accounts<'g>(
-    parts: &[OverlayPart<'g>],
-) -> std::collections::BTreeMap<u32, Vec<(String, String)>> {
-    use std::cmp::Reverse;
-    use std::collections::{BTreeMap, BinaryHeap};
-    // The next group of each part, smallest first: its root and account, its part (so that
-    // one root and account's files come in file order), its place in the part.
-    type Next<'g> = Reverse<((&'g str, u64), usize, usize)>;
-    let key = |part: &OverlayPart<'g>, at: usize| part.groups.get(at).map(|g| (g.0, g.1));
-    let mut next: BinaryHeap<Next> = parts
-        .iter()
-        .enumerate()
-        .filter_map(|(i, part)| Some(Reverse((key(part, 0)?, i, 0))))
-        .collect();
-    let mut out: BTreeMap<u32, Vec<(String, String)>> = BTreeMap::new();
-    // The current root's accounts: each with its references and files, in file order.
-    let mut root: Option<&str> = None;
+/// not judged: with two accounts equally used, neither is the odd one out. Each root is judged
+/// as its rows come out of the sort; an error when they cannot be read back whole.
+pub(super) fn overlay_accounts(
+    rows: OverlayRows,
+) -> Result<std::collections::BTreeMap<u32, Vec<(String, String)>>, String> {
+    let mut out = std::collections::BTreeMap::new();
+    // The current root's accounts, in account order: each with its references and its files,
+    // in file order, each once (a file reached by two chains counts in each).
     let mut ranked: Vec<(u64, u64, Vec<u32>)> = Vec::new();
-    loop {
-        let group = next.pop().map(|Reverse((_, i, at))| {
-            if let Some(following) = key(&parts[i], at + 1) {
-                next.push(Reverse((following, i, at + 1)));
-            }
-            parts[i].group(at)
-        });
-        if let Some(current) = root {
-            if group.is_none_or(|g| g.0 != current) {
-                judge_root(current, &mut ranked, &mut out);
-                ranked.clear();
-            }
-        }
-        let Some((group_root, account, references, files)) = group else {
-            return out;
-        };
-        root = Some(group_root);
+    let mut rows = rows.0.finish()?.peekable();
+    while let Some(row) = rows.next() {
+        let row = row?;
         match ranked.last_mut() {
-            Some((last, refs, all)) if *last == account => {
-                *refs += references;
-                all.extend_from_slice(files);
+            Some((account, references, files)) if *account == row.account => {
+                *references += u64::from(row.references);
+                if files.last() != Some(&row.file) {
+                    files.push(row.file);
+                }
             }
-            _ => ranked.push((account, references, files.to_vec())),
+            _ => ranked.push((row.account, u64::from(row.references), vec![row.file])),
+        }
+        let last_of_root = match rows.peek() {
+            Some(Ok(next)) => next.root != row.root,
+            _ => true,
+        };
+        if last_of_root {
+            judge_root(&row.root, &mut ranked, &mut out);
+            ranked.clear();
         }
     }
+    Ok(out)
 }
 
 /// Judges one render root from its accounts (in account order, each with its references and
@@ -293,46 +294,47 @@ pub(super) fn cluster_region(config: &Config, counts: &RegionCounts) -> Option<(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
-    fn sorted(rows: Vec<OverlayRow<'static>>) -> OverlayPart<'static> {
-        OverlayPart::new(rows)
+    fn judged(rows: &[(&str, u64, u32, u32)]) -> BTreeMap<u32, Vec<(String, String)>> {
+        let mut sorted = OverlayRows::default();
+        for &(root, account, file, references) in rows {
+            sorted.add(file, vec![(Arc::from(root), account, references)]);
+        }
+        overlay_accounts(sorted).expect("read back")
     }
 
-    /// Rows split into parts are judged as one list: a root's accounts are counted across
-    /// parts (a file reached by two chains, in each), an odd file is listed once, ties are
-    /// not judged.
+    /// Rows added in any order are judged by root and account: a root's accounts are
+    /// counted over all its files (a file reached by two chains, in each), an odd file is
+    /// listed once, ties are not judged.
     #[test]
-    fn rows_in_parts_are_judged_as_one_list() {
+    fn rows_are_judged_by_root_and_account() {
         const A: u64 = 465002806239;
         const B: u64 = 210987654321;
         let rows = [
-            vec![("app", A, 0, 3), ("app", B, 1, 1), ("tie", A, 2, 1)],
-            vec![("app", A, 3, 1), ("tie", B, 4, 1), ("", B, 5, 1)],
-            vec![
-                ("app", B, 6, 1),
-                ("one", A, 8, 1),
-                ("app", B, 6, 1),
-                ("", A, 7, 3),
-            ],
+            ("app", B, 6, 1),
+            ("app", A, 0, 3),
+            ("tie", B, 4, 1),
+            ("app", B, 1, 1),
+            ("", B, 5, 1),
+            ("tie", A, 2, 1),
+            ("app", A, 3, 1),
+            ("one", A, 8, 1),
+            ("app", B, 6, 1),
+            ("", A, 7, 3),
         ];
-        let parts = rows.clone().map(sorted);
-        let judged = overlay_accounts(&parts);
         let majority = |root: &str| vec![(format!("{A:012}"), root.to_string())];
-        let want: std::collections::BTreeMap<u32, Vec<(String, String)>> = [
+        let want: BTreeMap<u32, Vec<(String, String)>> = [
             (1, majority("app")),
             (5, majority(".")),
             (6, majority("app")),
         ]
         .into();
-        assert_eq!(judged, want);
-        // A file reached by two chains is one file of its group, counted twice.
-        let app_b = parts[2].group(1);
-        assert_eq!(
-            (app_b.0, app_b.1, app_b.2, app_b.3),
-            ("app", B, 2, &[6][..])
-        );
-        let whole = [sorted(rows.concat())];
-        assert_eq!(overlay_accounts(&whole), want);
-        assert!(overlay_accounts(&[]).is_empty());
+        assert_eq!(judged(&rows), want);
+        // A file reached by two chains counts in each: here that makes a tie.
+        let twice = [("dup", A, 10, 2), ("dup", B, 11, 1), ("dup", B, 11, 1)];
+        assert!(judged(&twice).is_empty());
+        assert_eq!(judged(&twice[..2]), [(11, majority("dup"))].into());
+        assert!(judged(&[]).is_empty());
     }
 }

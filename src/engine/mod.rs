@@ -13,8 +13,7 @@ use crate::config::{Config, Level};
 use crate::discover::{discover, FileEntry};
 use crate::finding::Severity;
 use crate::locate::images::{missing_overrides, tag_uses, FileImages};
-use crate::locate::irsa::{irsa_issues, IrsaFacts};
-use crate::locate::kustomize::Graph;
+use crate::locate::irsa::{irsa_issues, IrsaFacts, IrsaRows};
 use crate::locate::tags::TagPolicy;
 use crate::locate::terraform::node_role_grants;
 use crate::locate::Located;
@@ -31,11 +30,11 @@ mod facts;
 mod files;
 mod found;
 mod load;
-mod spill;
+pub(crate) mod spill;
 mod uses;
 
 use facts::{
-    check_registry, cluster_region, overlay_accounts, overlay_rows, AccountUses, OverlayPart,
+    check_registry, cluster_region, overlay_accounts, overlay_rows, AccountUses, OverlayRows,
     RegionCounts, REQUIRE_IMAGE_DEPTH,
 };
 use files::FileList;
@@ -205,6 +204,11 @@ pub enum RunError {
     BadSource(String),
     #[error("--require-image: {0}")]
     Registry(String),
+    /// Repository-wide facts (the kustomize graph, the IRSA wiring), kept in a temporary
+    /// file while the run lasts, could not be put away or read back: what the run found with
+    /// them is incomplete, so none of it is shown.
+    #[error("{0}: nothing is reported, since what the run found would be incomplete")]
+    Spilled(String),
 }
 
 pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
@@ -259,9 +263,8 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     // The files go to the spill in slices as they are read: the repository's list of files
     // is never held in memory whole.
     let mut files = files::FileListWriter::new(FACTS_SLICE);
-    let mut kustomizations = Vec::new();
-    // The image names and namespaces of the kustomizations, each held once (`Texts`).
-    let mut shared_texts = crate::locate::kustomize::Texts::default();
+    // The kustomizations go to the graph as they are read, which sorts them on disk.
+    let mut graph = crate::locate::kustomize::GraphBuilder::default();
     // A slice at a time, each file's result going straight to its list: the results of
     // every file at once, before they are sorted into the lists, were a third of the peak
     // memory of a large run.
@@ -281,9 +284,8 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
                     for (account, line) in accounts {
                         census.record(&account, || format!("{}:{line}", file.entry.rel));
                     }
-                    if let Some(mut kustomization) = kustomization {
-                        kustomization.share(&mut shared_texts);
-                        kustomizations.push(*kustomization);
+                    if let Some(kustomization) = kustomization {
+                        graph.add(*kustomization);
                     }
                     files.push(*file, &spill);
                 }
@@ -302,7 +304,6 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         }
     }
     drop(entries);
-    drop(shared_texts);
     let files = files.finish(&spill);
     let spill = spill.finish();
     run.files_checked = files.len();
@@ -322,7 +323,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     }
     let policy = TagPolicy::new(&config.tags.mutable)
         .map_err(|e| RunError::BadSource(format!("tags.mutable in manifix.yaml: {e}")))?;
-    let graph = Graph::from_kustomizations(kustomizations);
+    let graph = graph.finish();
     // Each file's facts are read back once for the repository-wide passes, and what those
     // need of it is kept: its images judged against the graph, its IRSA wiring, the accounts
     // it names. On every core. The image tag uses go to a spill of their own, a part per
@@ -330,10 +331,10 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     let uses_spill = spill::Spill::new();
     let mut images = uses::UseList::default();
     let mut missing = Vec::new();
-    // Only of the files that have any: most files bear on neither.
-    let mut irsa_facts = Vec::new();
-    // The overlay-account rows, a part per slice of files.
-    let mut overlay_parts: Vec<OverlayPart> = Vec::new();
+    // Only of the files that have any: most files bear on neither. Sorted on disk by root.
+    let mut irsa_rows = IrsaRows::default();
+    // The overlay-account rows, sorted on disk by root.
+    let mut overlay_rows_sorted = OverlayRows::default();
     let mut region_counts = RegionCounts::new();
     // Files whose facts could not be read back (by index), and slices of the list of files
     // that could not be (by their first file's index): neither checked nor fixed, even if
@@ -357,20 +358,20 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
             let located = f.located.get(&spill, &f.entry.rel)?;
             // One copy of the path for every fact of the file that names it.
             let path: Arc<str> = Arc::from(f.entry.rel.as_str());
+            let chains = graph.chains_for(&path);
             let file = FileImages {
                 path: &path,
                 located: &located,
+                chains: &chains,
             };
             let one = std::slice::from_ref(&file);
             let accounts = AccountUses::of(&located, &accounts);
-            Ok::<_, FileError>((
-                tag_uses(one, &graph, &policy),
-                missing_overrides(one, &graph),
-                IrsaFacts::of(&located),
-                overlay_rows(&path, &accounts.real, &graph),
-                accounts.ecr_regions,
-                path,
-            ))
+            let uses = tag_uses(one, &graph, &policy);
+            let missing_here = missing_overrides(one);
+            let rows = overlay_rows(&path, &chains, &accounts.real, &graph);
+            // The chains go with the IRSA facts, to make their rows.
+            let irsa = IrsaFacts::of(&located).map(|facts| (facts, chains));
+            Ok::<_, FileError>((uses, missing_here, irsa, rows, accounts.ecr_regions, path))
         });
         let mut slice_uses = Vec::with_capacity(
             per_file
@@ -378,19 +379,17 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
                 .map(|r| r.as_ref().map_or(0, |(uses, ..)| uses.len()))
                 .sum(),
         );
-        let mut overlay_part = Vec::new();
         for (offset, facts) in per_file.into_iter().enumerate() {
             match facts {
                 Ok((uses, missing_here, irsa, rows, ecr_regions, path)) => {
                     slice_uses.extend(uses);
                     missing.extend(missing_here);
-                    irsa_facts.extend(irsa.map(|facts| (path, facts)));
                     // No list of files reaches four billion (see `OverlayRow`).
                     let index = (first_index + offset) as u32;
-                    overlay_part.extend(
-                        rows.into_iter()
-                            .map(|(root, account, references)| (root, account, index, references)),
-                    );
+                    if let Some((facts, chains)) = irsa {
+                        irsa_rows.add(&path, index, facts, &chains);
+                    }
+                    overlay_rows_sorted.add(index, rows);
                     for region in ecr_regions {
                         *region_counts.entry(region).or_default() += 1;
                     }
@@ -402,7 +401,6 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
                 }
             }
         }
-        overlay_parts.push(OverlayPart::new(overlay_part));
         // The rules look up a file's uses by path (resolve::for_path). They come in the
         // files' order, which is by path: checked, rather than sorted with the buffer a
         // stable sort takes.
@@ -414,8 +412,6 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     let images_reader = uses_spill.finish();
     let all_uses = || images.iter(&images_reader);
     let missing_overrides = crate::locate::images::settle_missing_overrides(missing);
-    // Held through the passes below and the rules: without the slack of its growing.
-    irsa_facts.shrink_to_fit();
     // The registry is only reached when asked, and only when an ECR image is there to check.
     let mut registry: Option<Box<dyn crate::registry::Registry>> = None;
     let repo_of = |u: &crate::locate::images::TagUse| crate::registry::fixed_repo(u, &accounts);
@@ -438,14 +434,9 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         });
     // Four independent repository-wide passes: two on threads of their own, so that they
     // keep both cores busy between the parallel reading and rule phases.
-    let (pins, cluster_region, mut overlay_accounts, irsa) = std::thread::scope(|scope| {
-        let irsa_files: Vec<(&str, &IrsaFacts)> = irsa_facts
-            .iter()
-            .map(|(path, facts)| (&**path, facts))
-            .collect();
-        let graph = &graph;
-        let irsa = scope.spawn(move || irsa_issues(&irsa_files, graph));
-        let overlays = scope.spawn(|| overlay_accounts(&overlay_parts));
+    let (pins, cluster_region, overlay_accounts, irsa) = std::thread::scope(|scope| {
+        let irsa = scope.spawn(move || irsa_issues(irsa_rows));
+        let overlays = scope.spawn(move || overlay_accounts(overlay_rows_sorted));
         // Pins stay on this thread: the registry client they may ask need not be shareable.
         let pins = resolve_pins(
             all_uses,
@@ -456,7 +447,8 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         let region = cluster_region(&config, &region_counts);
         (pins, region, joined(overlays), joined(irsa))
     });
-    drop(overlay_parts);
+    let irsa = irsa.map_err(RunError::Spilled)?;
+    let mut overlay_accounts = overlay_accounts.map_err(RunError::Spilled)?;
     // The odd files out by index, now by path: only theirs are read back.
     let indexes: Vec<u32> = overlay_accounts.keys().copied().collect();
     let overlay_accounts: std::collections::BTreeMap<String, Vec<(String, String)>> = files
@@ -633,6 +625,9 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         }
     }
     run.findings = kept.finish(others);
+    if let Some(damage) = run.resolved.graph.damage() {
+        return Err(RunError::Spilled(damage.to_string()));
+    }
     run.errors.sort_by(|a, b| a.path.cmp(&b.path));
     run.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(run)
@@ -800,6 +795,30 @@ mod tests {
         assert_eq!(error.path, "a-list-damaged-by-test.yaml");
         assert!(finding_paths(&run).is_empty());
         assert_eq!(run.tally().total, 0);
+    }
+
+    /// A kustomize graph that cannot be read back stops the run with an error that says
+    /// why, rather than reporting what a partial graph found.
+    #[test]
+    fn a_graph_that_cannot_be_read_back_stops_the_run() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let app = dir.path().join("app-graph-damaged-by-test");
+        std::fs::create_dir(&app).expect("mkdir");
+        std::fs::write(app.join("kustomization.yaml"), "resources:\n  - web.yaml\n")
+            .expect("write");
+        std::fs::write(app.join("web.yaml"), DEPLOYMENT).expect("write");
+        let outcome = analyze(&RunOptions {
+            root: dir.path().to_path_buf(),
+            ..RunOptions::default()
+        });
+        let Err(RunError::Spilled(message)) = outcome else {
+            panic!("the run went on");
+        };
+        let shown = RunError::Spilled(message).to_string();
+        assert!(
+            shown.starts_with("the kustomize graph: damaged by a test: nothing is reported"),
+            "{shown}"
+        );
     }
 
     /// The files of a render root that name an account other than the rest of it are found

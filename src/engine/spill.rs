@@ -161,7 +161,7 @@ pub struct SpillReader {
 
 /// Unit tests of a whole run damage what the run keeps of a file whose path holds `mark`, to
 /// see what the run does then: never in a build that is not a test.
-pub(super) fn damaged_in_test(path: &str, mark: &str) -> bool {
+pub(crate) fn damaged_in_test(path: &str, mark: &str) -> bool {
     cfg!(test) && path.contains(mark)
 }
 

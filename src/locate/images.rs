@@ -2,7 +2,7 @@
 //! an overlay to set is judged in the overlay's `images:` entry, not in the base.
 
 use super::image_ref::parse_image;
-use super::kustomize::{is_kustomization_file, parent_dir, render, Graph};
+use super::kustomize::{is_kustomization_file, parent_dir, render, Graph, Kustomization};
 use super::tags::{TagKind, TagPolicy};
 use super::{Located, Role};
 use std::collections::BTreeSet;
@@ -35,7 +35,7 @@ pub struct TagUse {
     pub tag_range: Range<usize>,
     pub place: TagPlace,
     /// Render roots (kustomization directories) where this tag is the one that renders;
-    /// empty when no kustomization includes the file. Shared with the graph.
+    /// empty when no kustomization includes the file.
     pub renders: Box<[Arc<str>]>,
 }
 
@@ -44,6 +44,9 @@ pub struct FileImages<'a> {
     /// Shared with the file's uses and the run's other facts of it.
     pub path: &'a Arc<str>,
     pub located: &'a Located,
+    /// Its render chains (`Graph::chains_for`): found once for every pass that needs them,
+    /// since each lookup in the graph may read it back from disk.
+    pub chains: &'a [Vec<Arc<Kustomization>>],
 }
 
 /// Every tag use of the repository, in file and site order.
@@ -55,7 +58,7 @@ pub fn tag_uses(files: &[FileImages], graph: &Graph, policy: &TagPolicy) -> Vec<
         for (index, site) in file.located.sites.iter().enumerate() {
             match &site.role {
                 Role::ContainerImage => {
-                    container_image(file, path, index, graph, policy, &mut out);
+                    container_image(file, path, index, policy, &mut out);
                 }
                 Role::KustomizeImage { field, .. } if field == "newTag" => {
                     kustomize_new_tag(file, path, index, graph, policy, &mut out);
@@ -74,7 +77,6 @@ fn container_image(
     file: &FileImages,
     path: &Arc<str>,
     index: usize,
-    graph: &Graph,
     policy: &TagPolicy,
     out: &mut Vec<TagUse>,
 ) {
@@ -89,10 +91,10 @@ fn container_image(
         Some(r) => format!("{r}/{}", image.repository),
         None => image.repository.clone(),
     };
-    let chains = graph.chains_for(file.path);
+    let chains = file.chains;
     let mut renders = BTreeSet::new();
     let mut rendered_name = name.clone();
-    for chain in &chains {
+    for chain in chains {
         let rendered = render(&name, chain);
         if rendered.tag_override.is_none() {
             if let Some(root) = chain.last() {
@@ -150,10 +152,10 @@ fn kustomize_new_tag(
         return;
     };
     let dir = parent_dir(file.path);
-    let Some(entry) = graph
-        .kustomization(&dir)
-        .and_then(|k| k.images.iter().find(|e| e.name() == &**name))
-    else {
+    let Some(kustomization) = graph.kustomization(&dir) else {
+        return;
+    };
+    let Some(entry) = kustomization.images.iter().find(|e| e.name() == &**name) else {
         return;
     };
     if entry.digest().is_some() {
@@ -236,10 +238,10 @@ fn has_registry(name: &str) -> bool {
 /// Images of a base that a render root renders with no registry — the pod would pull from
 /// Docker Hub — while the same root points another image of the same file at a registry: the
 /// sign that the base leaves its images for overlays to set, and this one was forgotten.
-pub fn missing_overrides(files: &[FileImages], graph: &Graph) -> Vec<MissingOverride> {
+pub fn missing_overrides(files: &[FileImages]) -> Vec<MissingOverride> {
     let mut out = Vec::new();
     for file in files {
-        let chains = graph.chains_for(file.path);
+        let chains = file.chains;
         if chains.is_empty() {
             continue;
         }
@@ -258,7 +260,7 @@ pub fn missing_overrides(files: &[FileImages], graph: &Graph) -> Vec<MissingOver
                 Some((i, name))
             })
             .collect();
-        for chain in &chains {
+        for chain in chains {
             let Some(root) = chain.last() else { continue };
             let rendered: Vec<(usize, &String, String)> = images
                 .iter()

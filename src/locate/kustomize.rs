@@ -1,16 +1,16 @@
 //! The kustomize graph of a repository: which kustomization includes which files and bases,
 //! and what its `images:` entries do to an image on the way to a rendered overlay.
 
+use crate::external::{ExternalSort, Record, Table, TableWriter};
+use crate::form::{Reader, Writer};
 use crate::yaml::{Node, ParsedFile};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-/// One `images:` entry of a kustomization. A run holds every entry of the repository: the
-/// names, which a base and each of its overlays repeat, are shared (`Texts`), and its file is
-/// its kustomization's.
+/// One `images:` entry of a kustomization; its file is its kustomization's.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ImageOverride {
-    name: Arc<str>,
-    new_name: Option<Arc<str>>,
+    name: Box<str>,
+    new_name: Option<Box<str>>,
     /// `newTag` and `digest`, one after the other (an absent one empty).
     tag_texts: Option<Box<str>>,
     /// Where `newTag` ends in `tag_texts`.
@@ -36,8 +36,8 @@ impl ImageOverride {
             _ => Some(format!("{new_tag_text}{}", digest.unwrap_or_default()).into_boxed_str()),
         };
         Some(ImageOverride {
-            name: Arc::from(name),
-            new_name: new_name.map(Arc::from),
+            name: Box::from(name),
+            new_name: new_name.map(Box::from),
             tag_texts,
             tag_end: u32::try_from(new_tag_text.len()).ok()?,
             present: u8::from(new_tag.is_some()) | (u8::from(digest.is_some()) << 1),
@@ -61,31 +61,6 @@ impl ImageOverride {
     pub fn digest(&self) -> Option<&str> {
         let texts = self.tag_texts.as_deref()?;
         (self.present & 2 != 0).then(|| texts.get(self.tag_end as usize..).unwrap_or_default())
-    }
-
-    /// Shares its names with the same names elsewhere in the run (`texts`).
-    fn share(&mut self, texts: &mut Texts) {
-        texts.share(&mut self.name);
-        if let Some(new_name) = &mut self.new_name {
-            texts.share(new_name);
-        }
-    }
-}
-
-/// Texts a run holds once however often the repository repeats them: image names and
-/// namespaces, which a base and each of its overlays repeat.
-#[derive(Debug, Default)]
-pub struct Texts(std::collections::HashSet<Arc<str>>);
-
-impl Texts {
-    /// Makes `text` the run's one copy of it.
-    fn share(&mut self, text: &mut Arc<str>) {
-        match self.0.get(&**text) {
-            Some(shared) => *text = Arc::clone(shared),
-            None => {
-                self.0.insert(Arc::clone(text));
-            }
-        }
     }
 }
 
@@ -112,7 +87,7 @@ pub struct Kustomization {
     /// the graph (and so emptied) when the graph is built.
     pub includes: Box<[String]>,
     pub images: Box<[ImageOverride]>,
-    /// The `namespace:` it sets on every resource, if any (shared, like image names).
+    /// The `namespace:` it sets on every resource, if any.
     pub namespace: Option<Arc<str>>,
     /// Byte offset of its `images:` key, where a new entry is reported (`images_key`).
     images_key: Option<u32>,
@@ -132,17 +107,6 @@ impl Kustomization {
     /// Byte offset of its `images:` key, where a new entry is reported.
     pub fn images_key(&self) -> Option<usize> {
         self.images_key.map(|at| at as usize)
-    }
-
-    /// Shares its image names and namespace with the same texts elsewhere in the run: called
-    /// as each kustomization is read, so that a large run never holds a copy per overlay.
-    pub fn share(&mut self, texts: &mut Texts) {
-        for image in &mut self.images {
-            image.share(texts);
-        }
-        if let Some(namespace) = &mut self.namespace {
-            texts.share(namespace);
-        }
     }
 
     /// What the graph needs of a kustomization file; `None` for any other file.
@@ -191,35 +155,146 @@ impl Kustomization {
     }
 }
 
-/// Built once and then only looked up: sorted lists searched by halves rather than maps,
-/// which held half-empty nodes (keys arrive in order) and were the largest part of a large
-/// run's memory after its file list.
-#[derive(Debug, Default)]
+/// The kustomize graph, kept in the run's spill (`crate::external`): by directory, each
+/// kustomization; by path, the kustomizations that include it. Memory holds a key per block
+/// and the blocks read last, so a monorepo's graph costs the same few megabytes as a small
+/// repository's. Lookups come from every core.
+#[derive(Default)]
 pub struct Graph {
-    /// Sorted by directory, one per directory (the last read, as a map would keep).
-    by_dir: Vec<Kustomization>,
-    /// Each included path (file or directory), sorted, with the dirs of the kustomizations
-    /// that include it, in the order they were read.
-    parents: Vec<Included>,
+    /// One per directory (the last read, as a map would keep), without its includes.
+    by_dir: Table<Kustomization>,
+    /// Each included path (file or directory), with the dirs of the kustomizations that
+    /// include it, in the order they were read.
+    parents: Table<Includers>,
+    /// Why the graph is incomplete, when a part of it could not be put away or read back:
+    /// lookups then find less, and the run must not report what they found (`damage`).
+    damage: OnceLock<String>,
 }
 
-/// An included path and the dirs of the kustomizations that include it.
-type Included = (Box<str>, Includers);
-
-/// The dirs of the kustomizations that include a path: almost always one, kept without a list
-/// of its own.
-#[derive(Debug)]
-enum Includers {
-    One(Arc<str>),
-    Many(Box<[Arc<str>]>),
+impl std::fmt::Debug for Graph {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Graph")
+            .field("empty", &self.is_empty())
+            .field("damage", &self.damage.get())
+            .finish()
+    }
 }
 
-impl Includers {
-    fn as_slice(&self) -> &[Arc<str>] {
-        match self {
-            Includers::One(dir) => std::slice::from_ref(dir),
-            Includers::Many(dirs) => dirs,
+/// The dirs of the kustomizations that include a path, in the order read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Includers(Box<[Arc<str>]>);
+
+impl Record for Includers {
+    fn encode(&self, w: &mut Writer) {
+        w.number(self.0.len());
+        for dir in &self.0 {
+            w.text(dir);
         }
+    }
+
+    fn decode(r: &mut Reader) -> Option<Includers> {
+        let count = r.count(1)?;
+        let dirs = (0..count)
+            .map(|_| r.text().map(Arc::from))
+            .collect::<Option<_>>()?;
+        Some(Includers(dirs))
+    }
+
+    fn weight(&self) -> usize {
+        self.0.iter().map(|d| d.len() + 32).sum()
+    }
+}
+
+/// A path a kustomization includes, with the kustomization's dir: sorted by path into the
+/// graph's `parents`.
+struct IncludedBy {
+    path: String,
+    dir: Arc<str>,
+}
+
+impl Record for IncludedBy {
+    fn encode(&self, w: &mut Writer) {
+        w.text(&self.path);
+        w.text(&self.dir);
+    }
+
+    fn decode(r: &mut Reader) -> Option<IncludedBy> {
+        Some(IncludedBy {
+            path: r.text()?,
+            dir: r.text()?.into(),
+        })
+    }
+
+    fn weight(&self) -> usize {
+        self.path.len() + self.dir.len() + 16
+    }
+}
+
+/// A kustomization waits in the graph without its includes, which the graph holds by path.
+impl Record for Kustomization {
+    fn encode(&self, w: &mut Writer) {
+        w.text(&self.dir);
+        w.byte(self.name);
+        w.number(self.images_key.map_or(0, |at| at as usize + 1));
+        w.optional(self.namespace.as_deref());
+        w.number(self.images.len());
+        for image in &self.images {
+            w.text(&image.name);
+            w.optional(image.new_name.as_deref());
+            w.optional(image.tag_texts.as_deref());
+            w.number(image.tag_end as usize);
+            w.byte(image.present);
+            w.number(image.index as usize);
+        }
+    }
+
+    fn decode(r: &mut Reader) -> Option<Kustomization> {
+        let dir = r.text()?.into();
+        let name = r
+            .byte()
+            .filter(|&n| usize::from(n) < KUSTOMIZATION_FILES.len())?;
+        let images_key = match r.number()? {
+            0 => None,
+            at => Some(u32::try_from(at - 1).ok()?),
+        };
+        let namespace = r.optional()?.map(Arc::from);
+        let count = r.count(6)?;
+        let images = (0..count)
+            .map(|_| {
+                Some(ImageOverride {
+                    name: r.text()?.into(),
+                    new_name: r.optional()?.map(Into::into),
+                    tag_texts: r.optional()?.map(Into::into),
+                    tag_end: u32::try_from(r.number()?).ok()?,
+                    present: r.byte()?,
+                    index: u32::try_from(r.number()?).ok()?,
+                })
+            })
+            .collect::<Option<_>>()?;
+        Some(Kustomization {
+            dir,
+            name,
+            includes: Box::default(),
+            images,
+            namespace,
+            images_key,
+        })
+    }
+
+    fn weight(&self) -> usize {
+        let texts = |i: &ImageOverride| {
+            i.name.len()
+                + i.new_name.as_ref().map_or(0, |n| n.len())
+                + i.tag_texts.as_ref().map_or(0, |t| t.len())
+        };
+        self.dir.len()
+            + self.namespace.as_ref().map_or(0, |n| n.len())
+            + self.includes.iter().map(|i| i.len() + 24).sum::<usize>()
+            + self
+                .images
+                .iter()
+                .map(|i| texts(i) + std::mem::size_of::<ImageOverride>())
+                .sum::<usize>()
     }
 }
 
@@ -248,68 +323,116 @@ fn kustomization_file_name(rel: &str) -> Option<u8> {
     u8::try_from(index).ok()
 }
 
+type Order<T> = fn(&T, &T) -> std::cmp::Ordering;
+
+/// Takes the kustomizations as they are read, sorting them (and what they include) on disk
+/// as they come: a run never holds them all.
+pub struct GraphBuilder {
+    kustomizations: ExternalSort<Kustomization, Order<Kustomization>>,
+    included: ExternalSort<IncludedBy, Order<IncludedBy>>,
+}
+
+impl Default for GraphBuilder {
+    fn default() -> Self {
+        GraphBuilder {
+            // Stable sorts: of two kustomizations of one directory the last read is the one
+            // kept, and the includers of a path stay in the order read.
+            kustomizations: ExternalSort::new("the kustomize graph", |a, b| a.dir.cmp(&b.dir)),
+            included: ExternalSort::new("the kustomize graph", |a, b| a.path.cmp(&b.path)),
+        }
+    }
+}
+
+impl GraphBuilder {
+    pub fn add(&mut self, mut kustomization: Kustomization) {
+        for path in std::mem::take(&mut kustomization.includes) {
+            self.included.push(IncludedBy {
+                path,
+                dir: Arc::clone(&kustomization.dir),
+            });
+        }
+        self.kustomizations.push(kustomization);
+    }
+
+    /// The graph; one that says why (`Graph::damage`) when its parts could not be kept.
+    pub fn finish(self) -> Graph {
+        self.build().unwrap_or_else(|e| {
+            let graph = Graph::default();
+            let _ = graph.damage.set(e);
+            graph
+        })
+    }
+
+    fn build(self) -> Result<Graph, String> {
+        let mut by_dir = TableWriter::new("the kustomize graph");
+        let mut sorted = self.kustomizations.finish()?.peekable();
+        while let Some(kustomization) = sorted.next() {
+            let kustomization = kustomization?;
+            let later_of_same_dir = sorted
+                .peek()
+                .is_some_and(|next| next.as_ref().is_ok_and(|n| n.dir == kustomization.dir));
+            if !later_of_same_dir {
+                by_dir.push(&kustomization.dir, &kustomization);
+            }
+        }
+        let mut parents = TableWriter::new("the kustomize graph");
+        let mut current: Option<(String, Vec<Arc<str>>)> = None;
+        for included in self.included.finish()? {
+            let IncludedBy { path, dir } = included?;
+            match &mut current {
+                Some((at, dirs)) if *at == path => dirs.push(dir),
+                _ => {
+                    if let Some((at, dirs)) = current.replace((path, vec![dir])) {
+                        parents.push(&at, &Includers(dirs.into()));
+                    }
+                }
+            }
+        }
+        if let Some((at, dirs)) = current {
+            parents.push(&at, &Includers(dirs.into()));
+        }
+        Ok(Graph {
+            by_dir: by_dir.finish()?,
+            parents: parents.finish()?,
+            damage: OnceLock::new(),
+        })
+    }
+}
+
 impl Graph {
     /// Builds the graph from every parsed kustomization file among `files` (root-relative).
     pub fn build<'a>(files: impl IntoIterator<Item = (&'a str, &'a ParsedFile)>) -> Graph {
-        Graph::from_kustomizations(
-            files
-                .into_iter()
-                .filter_map(|(rel, parsed)| Kustomization::read(rel, parsed)),
-        )
-    }
-
-    /// Builds the graph from kustomizations read file by file (`Kustomization::read`), so a
-    /// run need not keep their parses.
-    pub fn from_kustomizations(all: impl IntoIterator<Item = Kustomization>) -> Graph {
-        let mut by_dir: Vec<Kustomization> = all.into_iter().collect();
-        // Moved, not copied: the graph holds each included path once.
-        let mut included: Vec<(String, Arc<str>)> = by_dir
-            .iter_mut()
-            .flat_map(|k| {
-                let dir = &k.dir;
-                std::mem::take(&mut k.includes)
-                    .into_vec()
-                    .into_iter()
-                    .map(|inc| (inc, dir.clone()))
-            })
-            .collect();
-        // Stable sorts: includers stay in the order read, and of two kustomizations of one
-        // directory the last read is the one kept.
-        included.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut parents = Vec::new();
-        let mut included = included.into_iter().peekable();
-        while let Some((path, dir)) = included.next() {
-            let includers = match included.next_if(|(next, _)| *next == path) {
-                None => Includers::One(dir),
-                Some((_, second)) => {
-                    let mut dirs = vec![dir, second];
-                    while let Some((_, dir)) = included.next_if(|(next, _)| *next == path) {
-                        dirs.push(dir);
-                    }
-                    Includers::Many(dirs.into_boxed_slice())
-                }
-            };
-            parents.push((path.into_boxed_str(), includers));
+        let mut builder = GraphBuilder::default();
+        for (rel, parsed) in files {
+            if let Some(kustomization) = Kustomization::read(rel, parsed) {
+                builder.add(kustomization);
+            }
         }
-        crate::sorted::sort_keeping_last(&mut by_dir, |a, b| a.dir.cmp(&b.dir));
-        by_dir.shrink_to_fit();
-        parents.shrink_to_fit();
-        Graph { by_dir, parents }
+        builder.finish()
     }
 
-    /// The kustomization in `dir`.
-    fn in_dir(&self, dir: &str) -> Option<&Kustomization> {
-        self.by_dir
-            .binary_search_by(|k| (*k.dir).cmp(dir))
-            .ok()
-            .map(|at| &self.by_dir[at])
+    /// Why the graph is incomplete, if it is: a part of it could not be put away or read
+    /// back, and what was found with it must not be reported.
+    pub fn damage(&self) -> Option<&str> {
+        self.damage.get().map(String::as_str)
+    }
+
+    /// What `table` holds under `key`; nothing, with the damage noted, when it cannot tell.
+    fn look_up<V: Record>(&self, table: &Table<V>, key: &str) -> Option<Arc<V>> {
+        let found = if crate::engine::spill::damaged_in_test(key, "graph-damaged-by-test") {
+            Err(format!("{}: damaged by a test", table.what()))
+        } else {
+            table.get(key)
+        };
+        found.unwrap_or_else(|e| {
+            let _ = self.damage.set(e);
+            None
+        })
     }
 
     /// The dirs of the kustomizations that include `path`, in the order read.
-    fn includers(&self, path: &str) -> &[Arc<str>] {
-        self.parents
-            .binary_search_by(|(p, _)| (**p).cmp(path))
-            .map_or(&[], |at| self.parents[at].1.as_slice())
+    fn includers(&self, path: &str) -> Option<Arc<Includers>> {
+        self.look_up(&self.parents, path)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -319,32 +442,32 @@ impl Graph {
     /// Every chain of kustomizations through which `file` reaches a render root (a
     /// kustomization nothing else includes), innermost first. Empty when no kustomization
     /// includes the file.
-    pub fn chains_for(&self, file: &str) -> Vec<Vec<&Kustomization>> {
+    pub fn chains_for(&self, file: &str) -> Vec<Vec<Arc<Kustomization>>> {
         let mut out = Vec::new();
         let mut chain = Vec::new();
         let mut seen = Vec::new();
-        for parent in self.includers(file) {
+        for parent in self.includers(file).iter().flat_map(|i| i.0.iter()) {
             self.walk_up(parent, &mut chain, &mut seen, &mut out);
         }
         out
     }
 
     /// Chains from the kustomization in `dir` itself up to each render root.
-    pub fn chains_from_dir(&self, dir: &str) -> Vec<Vec<&Kustomization>> {
+    pub fn chains_from_dir(&self, dir: &str) -> Vec<Vec<Arc<Kustomization>>> {
         let mut out = Vec::new();
         self.walk_up(dir, &mut Vec::new(), &mut Vec::new(), &mut out);
         out
     }
 
-    fn walk_up<'a: 'b, 'b>(
-        &'a self,
-        dir: &'b str,
-        chain: &mut Vec<&'a Kustomization>,
+    fn walk_up(
+        &self,
+        dir: &str,
+        chain: &mut Vec<Arc<Kustomization>>,
         // The dirs of the chain being walked: a handful, so a list beats a set.
-        seen: &mut Vec<&'b str>,
-        out: &mut Vec<Vec<&'a Kustomization>>,
+        seen: &mut Vec<Arc<str>>,
+        out: &mut Vec<Vec<Arc<Kustomization>>>,
     ) {
-        let Some(k) = self.in_dir(dir) else {
+        let Some(k) = self.kustomization(dir) else {
             return;
         };
         // Overlays that each include both of the level below make 2^levels chains: 18 levels
@@ -354,30 +477,32 @@ impl Graph {
             return;
         }
         // A cycle in the graph (kustomize rejects it too) must not loop forever here.
-        if seen.contains(&dir) {
+        if seen.iter().any(|s| **s == *dir) {
             return;
         }
-        seen.push(dir);
+        seen.push(Arc::clone(&k.dir));
         chain.push(k);
-        let parents = self.includers(dir);
-        if parents.is_empty() {
-            out.push(chain.clone());
-        }
-        for parent in parents {
-            self.walk_up(parent, chain, seen, out);
+        match self.includers(dir) {
+            None => out.push(chain.clone()),
+            Some(parents) => {
+                for parent in parents.0.iter() {
+                    self.walk_up(parent, chain, seen, out);
+                }
+            }
         }
         chain.pop();
         seen.pop();
     }
 
-    pub fn kustomization(&self, dir: &str) -> Option<&Kustomization> {
-        self.in_dir(dir)
+    /// The kustomization in `dir`.
+    pub fn kustomization(&self, dir: &str) -> Option<Arc<Kustomization>> {
+        self.look_up(&self.by_dir, dir)
     }
 }
 
 /// Applies each kustomization's `images:` along `chain` to an image called `name`, the way
 /// kustomize's images transformer does: an entry matches the name as it is at that point.
-pub fn render(name: &str, chain: &[&Kustomization]) -> Rendered {
+pub fn render(name: &str, chain: &[Arc<Kustomization>]) -> Rendered {
     let mut current = name.to_string();
     let mut tag_override = None;
     for k in chain {
@@ -468,8 +593,8 @@ mod tests {
             ("app/overlays/dup/kustomization.yaml", &first),
             ("app/overlays/dup/kustomization.yml", &last),
         ]);
-        let roots: Vec<&str> = graph
-            .chains_for("app/base/deploy.yaml")
+        let chains = graph.chains_for("app/base/deploy.yaml");
+        let roots: Vec<&str> = chains
             .iter()
             .map(|c| &*c.last().expect("a chain").dir)
             .collect();
@@ -527,36 +652,52 @@ mod tests {
         assert_eq!(root.file(), "Kustomization");
     }
 
-    /// Kustomizations that repeat an image name or a namespace share one copy of it.
+    /// A part of the graph that cannot be read back leaves the graph marked as damaged
+    /// (which the run reports instead of its findings), not silently smaller.
     #[test]
-    fn repeated_names_are_shared() {
-        let text =
-            "namespace: shop\nimages:\n  - name: app\n    newName: reg/app\n    newTag: v1\n";
-        let parsed = parse(text).expect("yaml");
-        let mut texts = Texts::default();
-        let mut read = |rel: &str| {
-            let mut k = Kustomization::read(rel, &parsed).expect("kustomization");
-            k.share(&mut texts);
-            k
-        };
-        let (dev, prod) = (
-            read("dev/kustomization.yaml"),
-            read("prod/kustomization.yaml"),
-        );
-        let (a, b) = (&dev.images[0], &prod.images[0]);
-        assert!(Arc::ptr_eq(&a.name, &b.name));
-        assert!(Arc::ptr_eq(
-            a.new_name.as_ref().expect("newName"),
-            b.new_name.as_ref().expect("newName")
-        ));
-        assert!(Arc::ptr_eq(
-            dev.namespace.as_ref().expect("namespace"),
-            prod.namespace.as_ref().expect("namespace")
-        ));
-        assert_eq!(
-            (b.name(), b.new_name(), b.new_tag()),
-            ("app", Some("reg/app"), Some("v1"))
-        );
-        assert_eq!(dev.images_key(), Some(text.find("images").expect("key")));
+    fn a_lookup_that_fails_marks_the_graph_damaged() {
+        let base = parse("resources:\n  - deploy.yaml\n").expect("yaml");
+        let graph = Graph::build([("graph-damaged-by-test/kustomization.yaml", &base)]);
+        assert!(graph.damage().is_none());
+        assert!(graph
+            .chains_for("graph-damaged-by-test/deploy.yaml")
+            .is_empty());
+        let damage = graph.damage().expect("damaged");
+        assert!(damage.starts_with("the kustomize graph"), "{damage}");
+    }
+
+    /// A kustomization waits in the graph as it was read, less its includes.
+    #[test]
+    fn a_kustomization_comes_back_from_its_byte_form() {
+        let texts = [
+            "namespace: shop\nresources: [a.yaml]\nimages:\n  - name: app\n    newName: reg/app\n    newTag: v1\n  - name: db\n    digest: sha256:0f\n",
+            "resources: [../base]\n",
+            "images:\n  - name: x\n    newTag: ''\n",
+        ];
+        for (text, rel) in texts.iter().zip([
+            "dev/kustomization.yaml",
+            "Kustomization",
+            "a/kustomization.yml",
+        ]) {
+            let parsed = parse(text).expect("yaml");
+            let mut read = Kustomization::read(rel, &parsed).expect("kustomization");
+            read.includes = Box::default();
+            let mut bytes = Vec::new();
+            read.encode(&mut Writer { out: &mut bytes });
+            let back = Kustomization::decode(&mut Reader { bytes: &bytes }).expect("decoded");
+            assert_eq!(format!("{back:?}"), format!("{read:?}"));
+            assert_eq!(back.file(), rel);
+            assert_eq!(back.images_key(), text.find("images"));
+            // Cut short, it is refused rather than misread.
+            for cut in 0..bytes.len() {
+                let mut r = Reader {
+                    bytes: &bytes[..cut],
+                };
+                assert!(
+                    Kustomization::decode(&mut r).is_none(),
+                    "{rel} cut at {cut}"
+                );
+            }
+        }
     }
 }
