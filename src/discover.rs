@@ -1,6 +1,7 @@
 //! Finds the files a run looks at: YAML manifests (and Terraform, read only to learn accounts),
 //! honouring .gitignore, never following a symlink out of the root.
 
+use crate::external::{ExternalSort, Record};
 use crate::form::{Reader, Writer};
 use ignore::{WalkBuilder, WalkState};
 use std::borrow::Cow;
@@ -38,13 +39,11 @@ enum Location {
 impl FileEntry {
     /// The entry of the file walked at `path`, whose path relative to `root` is `rel`.
     pub fn new(root: &Arc<Path>, path: &Path, rel: String, kind: FileKind) -> FileEntry {
-        // Several paths under `.` are walked as `apps/a.yaml`, not `./apps/a.yaml`.
-        static NO_BASE: std::sync::LazyLock<Arc<Path>> =
-            std::sync::LazyLock::new(|| Arc::from(Path::new("")));
         let location = if root.join(&rel).as_os_str() == path.as_os_str() {
             Location::UnderRoot(Arc::clone(root))
         } else if Path::new(&rel).as_os_str() == path.as_os_str() {
-            Location::UnderRoot(Arc::clone(&NO_BASE))
+            // Several paths under `.` are walked as `apps/a.yaml`, not `./apps/a.yaml`.
+            Location::UnderRoot(no_base())
         } else {
             Location::Elsewhere(path.into())
         };
@@ -140,13 +139,165 @@ pub struct Skipped {
     pub reason: String,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Discovered {
-    pub files: Vec<FileEntry>,
+    /// Sorted by relative path as they are found, on disk: a monorepo's list of files is
+    /// never held in memory whole.
+    pub files: WalkedFiles,
     pub skipped: Vec<Skipped>,
     /// Temporary files of a `manifix fix` that was killed while writing (see
     /// `fix::leftover_writer`), with the process that made each.
     pub leftovers: Vec<(FileEntry, u32)>,
+}
+
+/// The base of the entries that are kept as walked below `.` (see `FileEntry::new`).
+fn no_base() -> Arc<Path> {
+    static NO_BASE: std::sync::LazyLock<Arc<Path>> =
+        std::sync::LazyLock::new(|| Arc::from(Path::new("")));
+    Arc::clone(&NO_BASE)
+}
+
+/// The files a walk found, sorted by relative path on disk as they are found
+/// (`crate::external`), each once.
+pub struct WalkedFiles {
+    sort: ExternalSort<Walked, Order<Walked>>,
+    /// The run's root as given, which most entries share.
+    root: Arc<Path>,
+}
+
+type Order<T> = fn(&T, &T) -> std::cmp::Ordering;
+
+impl Default for WalkedFiles {
+    fn default() -> Self {
+        WalkedFiles::new(Arc::from(Path::new("")))
+    }
+}
+
+impl WalkedFiles {
+    fn new(root: Arc<Path>) -> WalkedFiles {
+        WalkedFiles {
+            sort: ExternalSort::new("the list of files found", |a, b| a.rel.cmp(&b.rel)),
+            root,
+        }
+    }
+
+    fn push(&mut self, entry: FileEntry) {
+        let at = match entry.location {
+            Location::UnderRoot(base) if Arc::ptr_eq(&base, &self.root) => At::Root,
+            Location::UnderRoot(base) if base.as_os_str().is_empty() => At::Bare,
+            Location::UnderRoot(base) => At::Elsewhere(base.join(&entry.rel).into()),
+            Location::Elsewhere(path) => At::Elsewhere(path),
+        };
+        self.sort.push(Walked {
+            at,
+            rel: entry.rel,
+            kind: entry.kind,
+        });
+    }
+
+    /// The files in order of relative path, each once (of two walked at one relative path,
+    /// by two paths given, the first kept); an error when the list cannot be read back.
+    pub fn entries(self) -> impl Iterator<Item = Result<FileEntry, String>> {
+        let root = self.root;
+        let mut last: Option<String> = None;
+        let sorted = self.sort.finish();
+        let (sorted, failed) = match sorted {
+            Ok(sorted) => (Some(sorted), None),
+            Err(e) => (None, Some(Err(e))),
+        };
+        failed
+            .into_iter()
+            .chain(sorted.into_iter().flatten().filter_map(move |walked| {
+                let walked = match walked {
+                    Ok(walked) => walked,
+                    Err(e) => return Some(Err(e)),
+                };
+                if last.as_deref() == Some(walked.rel.as_str()) {
+                    return None;
+                }
+                last = Some(walked.rel.clone());
+                let location = match walked.at {
+                    At::Root => Location::UnderRoot(Arc::clone(&root)),
+                    At::Bare => Location::UnderRoot(no_base()),
+                    At::Elsewhere(path) => Location::Elsewhere(path),
+                };
+                Some(Ok(FileEntry {
+                    location,
+                    rel: walked.rel,
+                    kind: walked.kind,
+                }))
+            }))
+    }
+}
+
+/// A walked file as it waits in the sort: its entry, with its base named rather than shared.
+struct Walked {
+    at: At,
+    rel: String,
+    kind: FileKind,
+}
+
+enum At {
+    /// The run's root joined with the relative path.
+    Root,
+    /// The relative path itself.
+    Bare,
+    Elsewhere(Box<Path>),
+}
+
+impl Record for Walked {
+    fn encode(&self, w: &mut Writer) {
+        match &self.at {
+            At::Root => w.byte(0),
+            At::Bare => w.byte(1),
+            At::Elsewhere(path) => {
+                w.byte(2);
+                // Not UTF-8 only on Unix (`add_file` passes over such names elsewhere).
+                #[cfg(unix)]
+                {
+                    use std::os::unix::ffi::OsStrExt;
+                    w.bytes(path.as_os_str().as_bytes());
+                }
+                #[cfg(not(unix))]
+                w.text(&path.to_string_lossy());
+            }
+        }
+        w.text(&self.rel);
+        w.byte(u8::from(self.kind == FileKind::Terraform));
+    }
+
+    fn decode(r: &mut Reader) -> Option<Walked> {
+        let at = match r.byte()? {
+            0 => At::Root,
+            1 => At::Bare,
+            2 => {
+                #[cfg(unix)]
+                let path: &Path = {
+                    use std::os::unix::ffi::OsStrExt;
+                    Path::new(std::ffi::OsStr::from_bytes(r.bytes()?))
+                };
+                #[cfg(not(unix))]
+                let path: &Path = Path::new(std::str::from_utf8(r.bytes()?).ok()?);
+                At::Elsewhere(path.into())
+            }
+            _ => return None,
+        };
+        let rel = r.text()?;
+        let kind = match r.byte()? {
+            0 => FileKind::Yaml,
+            1 => FileKind::Terraform,
+            _ => return None,
+        };
+        Some(Walked { at, rel, kind })
+    }
+
+    fn weight(&self) -> usize {
+        self.rel.len()
+            + match &self.at {
+                At::Elsewhere(path) => path.as_os_str().len(),
+                _ => 0,
+            }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -191,7 +342,10 @@ pub fn discover(root: &Path, paths: &[PathBuf]) -> Result<Discovered, DiscoverEr
         given: root,
         shared: &shared_root,
     };
-    let mut out = Discovered::default();
+    let mut out = Discovered {
+        files: WalkedFiles::new(Arc::clone(&shared_root)),
+        ..Discovered::default()
+    };
     for path in paths {
         let meta = std::fs::symlink_metadata(path).map_err(|e| DiscoverError {
             path: path.display().to_string(),
@@ -208,11 +362,11 @@ pub fn discover(root: &Path, paths: &[PathBuf]) -> Result<Discovered, DiscoverEr
             continue;
         }
         if meta.is_file() || meta.file_type().is_symlink() && path.is_file() {
-            add_file(&roots, path, meta.file_type(), &mut out, true);
+            out.add(add_file(&roots, path, meta.file_type(), true));
             continue;
         }
-        // Walked on every core; the order is restored by the sort below.
-        let found = std::sync::Mutex::new(Discovered::default());
+        // Walked on every core, each file going into the sort as it is found.
+        let found = std::sync::Mutex::new(&mut out);
         WalkBuilder::new(path)
             .follow_links(false)
             // Hidden files and directories are passed over as `hidden(true)` would, except
@@ -227,54 +381,66 @@ pub fn discover(root: &Path, paths: &[PathBuf]) -> Result<Discovered, DiscoverEr
             .build_parallel()
             .run(|| {
                 Box::new(|entry| {
-                    let mut part = Discovered::default();
-                    match entry {
-                        Err(err) => part.skipped.push(Skipped {
+                    let added = match entry {
+                        Err(err) => Added::Skipped(Skipped {
                             rel: path.display().to_string(),
                             reason: format!("cannot read: {err}"),
                         }),
                         Ok(entry) if entry.depth() > 0 && is_hidden(entry.file_name()) => {
-                            if let Some(pid) = crate::fix::leftover_writer(entry.path()) {
-                                let file = FileEntry::new(
-                                    &shared_root,
-                                    entry.path(),
-                                    relative(root, entry.path()),
-                                    FileKind::Yaml,
-                                );
-                                part.leftovers.push((file, pid));
+                            match crate::fix::leftover_writer(entry.path()) {
+                                Some(pid) => Added::Leftover(
+                                    FileEntry::new(
+                                        &shared_root,
+                                        entry.path(),
+                                        relative(root, entry.path()),
+                                        FileKind::Yaml,
+                                    ),
+                                    pid,
+                                ),
+                                None => Added::Nothing,
                             }
                         }
-                        Ok(entry) => {
-                            // The type comes from the directory listing: no stat per file.
-                            if let Some(file_type) = entry.file_type().filter(|t| !t.is_dir()) {
-                                add_file(&roots, entry.path(), file_type, &mut part, false);
-                            }
-                        }
-                    }
-                    if !part.files.is_empty()
-                        || !part.skipped.is_empty()
-                        || !part.leftovers.is_empty()
-                    {
-                        if let Ok(mut all) = found.lock() {
-                            all.files.append(&mut part.files);
-                            all.skipped.append(&mut part.skipped);
-                            all.leftovers.append(&mut part.leftovers);
-                        }
+                        // The type comes from the directory listing: no stat per file.
+                        Ok(entry) => match entry.file_type().filter(|t| !t.is_dir()) {
+                            Some(file_type) => add_file(&roots, entry.path(), file_type, false),
+                            None => Added::Nothing,
+                        },
+                    };
+                    if !matches!(added, Added::Nothing) {
+                        // A panic elsewhere in the walk leaves nothing half-added here.
+                        let mut all = found
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        all.add(added);
                     }
                     WalkState::Continue
                 })
             });
-        let found = found.into_inner().unwrap_or_default();
-        out.files.extend(found.files);
-        out.skipped.extend(found.skipped);
-        out.leftovers.extend(found.leftovers);
     }
     out.leftovers.sort_by(|a, b| a.0.rel.cmp(&b.0.rel));
     out.leftovers.dedup_by(|a, b| a.0.rel == b.0.rel);
-    out.files.sort_by(|a, b| a.rel.cmp(&b.rel));
-    out.files.dedup_by(|a, b| a.rel == b.rel);
     out.skipped.sort_by(|a, b| a.rel.cmp(&b.rel));
     Ok(out)
+}
+
+/// What the walk makes of one path.
+enum Added {
+    File(FileEntry),
+    Skipped(Skipped),
+    /// A temporary file a killed `manifix fix` left, with the process that made it.
+    Leftover(FileEntry, u32),
+    Nothing,
+}
+
+impl Discovered {
+    fn add(&mut self, added: Added) {
+        match added {
+            Added::File(entry) => self.files.push(entry),
+            Added::Skipped(skipped) => self.skipped.push(skipped),
+            Added::Leftover(entry, pid) => self.leftovers.push((entry, pid)),
+            Added::Nothing => {}
+        }
+    }
 }
 
 /// The run's root, as each use needs it.
@@ -287,19 +453,19 @@ struct Roots<'a> {
     shared: &'a Arc<Path>,
 }
 
-fn add_file(
-    roots: &Roots,
-    path: &Path,
-    file_type: std::fs::FileType,
-    out: &mut Discovered,
-    explicit: bool,
-) {
+fn add_file(roots: &Roots, path: &Path, file_type: std::fs::FileType, explicit: bool) -> Added {
     let rel = relative(roots.given, path);
     let kind = match kind_of(path) {
         Some(k) => k,
         // A file the user named explicitly is read as YAML whatever its name.
         None if explicit => FileKind::Yaml,
-        None => return,
+        None => return Added::Nothing,
+    };
+    let skipped = |reason: &str| {
+        Added::Skipped(Skipped {
+            rel: rel.clone(),
+            reason: reason.into(),
+        })
     };
     if file_type.is_symlink() {
         let reason = if path.exists() {
@@ -308,27 +474,20 @@ fn add_file(
         } else {
             Some("broken symlink (its target does not exist): skipped")
         };
-        if let Some(reason) = reason {
-            out.skipped.push(Skipped {
-                rel,
-                reason: reason.into(),
-            });
-        }
         // A link inside the root points at a file the walk visits itself; editing through
         // the link as well would edit that file twice.
-        return;
+        return reason.map_or(Added::Nothing, skipped);
     }
     if !file_type.is_file() {
         // Reading a FIFO named `x.yaml` would block forever, and a device or socket is no
         // manifest either.
-        out.skipped.push(Skipped {
-            rel,
-            reason: "not a regular file (FIFO, socket or device): skipped".into(),
-        });
-        return;
+        return skipped("not a regular file (FIFO, socket or device): skipped");
     }
-    out.files
-        .push(FileEntry::new(roots.shared, path, rel, kind));
+    // The list of files keeps a path's bytes only on Unix (`Walked`).
+    if cfg!(not(unix)) && path.to_str().is_none() {
+        return skipped("its path is not valid Unicode: skipped");
+    }
+    Added::File(FileEntry::new(roots.shared, path, rel, kind))
 }
 
 /// A dot file or directory (`.git`, `.github`, `.env.yaml`): not part of what a run reads.
@@ -355,6 +514,63 @@ fn through_symlink(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Files come back from the walk's sort in order of relative path, each once, at the
+    /// path they were walked at, wherever it is.
+    #[test]
+    fn walked_files_come_back_sorted_once_each_at_their_paths() {
+        let root: Arc<Path> = Arc::from(Path::new("repo"));
+        let mut walked: Vec<PathBuf> = [
+            "repo/b.yaml",
+            "repo/a/x.yaml",
+            "repo/a.b/y.yaml",
+            "elsewhere/c.yaml",
+            "repo/./d.yaml",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            walked.push(PathBuf::from(std::ffi::OsStr::from_bytes(
+                b"repo/\xff.yaml",
+            )));
+        }
+        let mut files = WalkedFiles::new(Arc::clone(&root));
+        let bare: Arc<Path> = Arc::from(Path::new("bare.yaml"));
+        files.push(FileEntry::new(
+            &no_base(),
+            &bare,
+            "bare.yaml".into(),
+            FileKind::Yaml,
+        ));
+        // Each twice, as two overlapping paths given would walk them.
+        for path in walked.iter().chain(&walked) {
+            let kind = kind_of(path).unwrap_or(FileKind::Terraform);
+            files.push(FileEntry::new(&root, path, relative(&root, path), kind));
+        }
+        let back: Vec<FileEntry> = files.entries().collect::<Result<_, _>>().expect("read");
+        let rels: Vec<&str> = back.iter().map(|f| f.rel.as_str()).collect();
+        let mut want: Vec<String> = walked.iter().map(|p| relative(&root, p)).collect();
+        want.push("bare.yaml".into());
+        want.sort();
+        assert_eq!(rels, want);
+        for entry in &back {
+            let at = walked.iter().find(|p| relative(&root, p) == entry.rel);
+            let at = at.map_or(Path::new("bare.yaml"), |p| p.as_path());
+            assert_eq!(entry.abs(), at, "{}", entry.rel);
+        }
+        let shared = back.iter().filter(|f| match &f.location {
+            Location::UnderRoot(base) => Arc::ptr_eq(base, &root),
+            Location::Elsewhere(_) => false,
+        });
+        assert_eq!(
+            shared.count(),
+            3,
+            "b.yaml, a/x.yaml and a.b/y.yaml share the root"
+        );
+    }
 
     /// A file's path is given back exactly as walked, whether it is kept as the root joined
     /// with the relative path or on its own.

@@ -25,12 +25,13 @@ pub trait Record: Sized {
 /// one read, small enough that the blocks a merge or a table's cache holds stay small.
 const BLOCK_BYTES: usize = 16 << 10;
 
-/// The memory a sort's run may take before it is sorted and put away.
-const RUN_BUDGET: usize = 8 << 20;
+/// The memory a sort's run may take before it is sorted and put away (its list may take up
+/// to twice that, as it grows by doubling).
+const RUN_BUDGET: usize = 4 << 20;
 
 /// The blocks of a table kept decoded: lookups come in the files' order, so the blocks near
 /// the current path (and those of the few render roots) are the ones asked for again.
-const CACHE_BLOCKS: usize = 256;
+const CACHE_BLOCKS: usize = 64;
 
 /// Writes records into sealed blocks of about `BLOCK_BYTES`, each put into `spill`.
 struct BlockWriter {
@@ -101,7 +102,11 @@ fn read_block<T>(
 /// the runs are merged as the result is read.
 pub struct ExternalSort<T, O> {
     order: O,
-    held: Vec<T>,
+    /// The records of the run being gathered, each numbered as pushed: sorted in place by
+    /// record and number, which is as stable as a stable sort without the buffer one takes
+    /// (as large as the run).
+    held: Vec<(u64, T)>,
+    pushed: u64,
     weight: usize,
     budget: usize,
     spill: Option<Spill>,
@@ -121,6 +126,7 @@ impl<T: Record, O: Fn(&T, &T) -> Ordering> ExternalSort<T, O> {
         ExternalSort {
             order,
             held: Vec::new(),
+            pushed: 0,
             weight: 0,
             budget,
             spill: None,
@@ -131,38 +137,50 @@ impl<T: Record, O: Fn(&T, &T) -> Ordering> ExternalSort<T, O> {
     }
 
     pub fn push(&mut self, record: T) {
-        self.weight += record.weight() + std::mem::size_of::<T>();
-        self.held.push(record);
+        self.weight += record.weight() + std::mem::size_of::<(u64, T)>();
+        self.held.push((self.pushed, record));
+        self.pushed += 1;
         if self.weight >= self.budget {
             self.put_run_away();
         }
     }
 
-    /// Sorts what is held and puts it away as a run.
+    fn sort_held(&mut self) {
+        let order = &self.order;
+        self.held.sort_unstable_by(|(a_number, a), (b_number, b)| {
+            order(a, b).then(a_number.cmp(b_number))
+        });
+    }
+
+    /// Sorts what is held and puts it away as a run. The list keeps its room for the next.
     fn put_run_away(&mut self) {
-        let mut held = std::mem::take(&mut self.held);
         self.weight = 0;
         if self.error.is_some() {
+            self.held.clear();
             return;
         }
-        held.sort_by(&self.order);
+        self.sort_held();
         let spill = self.spill.get_or_insert_with(Spill::new);
         let mut blocks = Vec::new();
         let mut writer = BlockWriter::new();
-        for record in &held {
+        let mut written = Ok(());
+        for (_, record) in &self.held {
             match writer.add(|w| record.encode(w), spill) {
                 Ok(block) => blocks.extend(block),
                 Err(e) => {
-                    self.error = Some(e);
-                    return;
+                    written = Err(e);
+                    break;
                 }
             }
         }
-        match writer.flush(spill) {
-            Ok(block) => blocks.extend(block),
+        self.held.clear();
+        match written.and_then(|()| writer.flush(spill)) {
+            Ok(block) => {
+                blocks.extend(block);
+                self.runs.push(blocks);
+            }
             Err(e) => self.error = Some(e),
         }
-        self.runs.push(blocks);
     }
 
     /// Every record pushed, in order; an error (named for `what`) when a run could not be
@@ -171,8 +189,11 @@ impl<T: Record, O: Fn(&T, &T) -> Ordering> ExternalSort<T, O> {
         if let Some(e) = self.error.take() {
             return Err(format!("{}: {e}", self.what));
         }
-        let mut held = std::mem::take(&mut self.held);
-        held.sort_by(&self.order);
+        self.sort_held();
+        let held: Vec<T> = std::mem::take(&mut self.held)
+            .into_iter()
+            .map(|(_, record)| record)
+            .collect();
         let reader = self.spill.take().map(Spill::finish);
         let mut cursors: Vec<Cursor<T>> = self
             .runs

@@ -268,9 +268,13 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     // A slice at a time, each file's result going straight to its list: the results of
     // every file at once, before they are sorted into the lists, were a third of the peak
     // memory of a large run.
-    let mut entries = discovered.files.into_iter();
+    let mut entries = discovered.files.entries();
     loop {
-        let slice: Vec<_> = entries.by_ref().take(LOAD_SLICE).collect();
+        let slice: Vec<_> = entries
+            .by_ref()
+            .take(LOAD_SLICE)
+            .collect::<Result<_, _>>()
+            .map_err(RunError::Spilled)?;
         if slice.is_empty() {
             break;
         }
