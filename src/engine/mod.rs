@@ -8,6 +8,10 @@
 //! take the files a slice at a time. The findings of each file then wait in a second spill,
 //! with the list of the files that have any, until the report or the fix reads them back
 //! (`found`): memory holds only their counts.
+//!
+//! What the repository-wide passes need across files is sorted and looked up on disk too
+//! (`crate::external`): the files the walk finds, the kustomize graph, the IRSA rows and the
+//! overlay-account rows. A run's memory does not grow with the repository's size (bench/README.md).
 
 use crate::config::{Config, Level};
 use crate::discover::{discover, FileEntry};

@@ -2,8 +2,8 @@
 //! one part per slice of the list of files (`files`), holding the uses of that slice's files
 //! in file and site order. The passes that need every use (pins, the registry) read them back
 //! part by part, and the rules read a slice's part as they check its files. A tag use (its
-//! image, tag, place and render roots, and its file's path) was, with the paths, the largest
-//! part of a large run's memory after the kustomize graph.
+//! image, tag, place and render roots, and its file's path) was, with the paths, among the
+//! largest parts of a large run's memory.
 //!
 //! A part is written in the run's byte form (`crate::form`) and sealed; a part that cannot be
 //! put away stays in memory.

@@ -182,7 +182,7 @@ impl std::fmt::Debug for Graph {
 
 /// The dirs of the kustomizations that include a path, in the order read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Includers(Box<[Arc<str>]>);
+struct Includers(Box<[Arc<str>]>);
 
 impl Record for Includers {
     fn encode(&self, w: &mut Writer) {
