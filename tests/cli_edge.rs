@@ -766,18 +766,31 @@ fn terraform_node_role_policy_is_checked_for_the_four_ecr_actions() {
         "infra/iam.tf",
         b"data \"aws_iam_policy_document\" \"pull\" {\n  statement {\n    actions   = [\"ecr:GetAuthorizationToken\", \"ecr:Batch*\"]\n    resources = [\"*\"]\n  }\n}\n\nresource \"aws_iam_role_policy\" \"nodes\" {\n  role   = aws_iam_role.eks_node.name\n  policy = data.aws_iam_policy_document.pull.json\n}\n",
     );
+    // Not valid HCL: one that may grant the node role (its text is kept for the grants) and
+    // one that cannot (checked as it is read, its text not kept); both are said so alike.
     write(dir.path(), "infra/broken.tf", b"resource \"x\" {\n");
+    write(
+        dir.path(),
+        "infra/broken-iam.tf",
+        b"resource \"aws_iam_role_policy\" \"x\" {\n",
+    );
     let run = manifix(&["check", "."], dir.path());
+    for broken in ["infra/broken.tf", "infra/broken-iam.tf"] {
+        let warning = format!("{broken}: warning: not valid HCL");
+        assert!(run.stderr.contains(&warning), "{broken}: {}", run.stderr);
+    }
+    assert_eq!(
+        run.stderr
+            .matches("; its IAM policies were not checked")
+            .count(),
+        2,
+        "{}",
+        run.stderr
+    );
     assert!(
         run.stdout.contains("infra/iam.tf:8:1: node-role-ecr: aws_iam_role_policy.nodes attaches data.aws_iam_policy_document.pull to the node role without ecr:GetDownloadUrlForLayer"),
         "{}",
         run.stdout
-    );
-    assert!(
-        run.stderr
-            .contains("infra/broken.tf: warning: not valid HCL"),
-        "{}",
-        run.stderr
     );
 }
 

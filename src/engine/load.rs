@@ -6,6 +6,8 @@ use super::{Analyzed, FileError, FileFindings, Held, SkippedFile};
 use crate::discover::{FileEntry, FileKind};
 use crate::locate::aws::find_accounts;
 use crate::locate::locate_relevant;
+use crate::locate::terraform::{hcl_error, may_grant_node_role};
+use crate::resolve::account::accounts_in_terraform;
 use crate::text::LineIndex;
 use crate::yaml::parse_facts;
 use std::path::Path;
@@ -19,7 +21,17 @@ pub(super) enum Loaded {
         /// What the kustomize graph needs of it, when it is a kustomization.
         kustomization: Option<Box<crate::locate::kustomize::Kustomization>>,
     },
-    Terraform(FileEntry, String),
+    /// Terraform, read only for context.
+    Terraform {
+        entry: FileEntry,
+        /// Each account it names, with the line, once per mention.
+        accounts: Vec<(String, usize)>,
+        /// Its text, when it may grant the node role (`may_grant_node_role`): no other
+        /// Terraform text is kept.
+        text: Option<String>,
+        /// Why it is not valid HCL, for a file whose text is not kept.
+        invalid: Option<String>,
+    },
     Skipped(SkippedFile),
     Failed(FileError),
 }
@@ -180,7 +192,22 @@ fn load(entry: FileEntry, keep_prefixes: &[String], spill: &Spill) -> Loaded {
         }
     };
     if entry.kind == FileKind::Terraform {
-        return Loaded::Terraform(entry, text);
+        let lines = LineIndex::new(&text);
+        let accounts = accounts_in_terraform(&text)
+            .into_iter()
+            .map(|(account, at)| (account, lines.line_col(at).0))
+            .collect();
+        let (text, invalid) = if may_grant_node_role(&text) {
+            (Some(text), None)
+        } else {
+            (None, hcl_error(&text))
+        };
+        return Loaded::Terraform {
+            entry,
+            accounts,
+            text,
+            invalid,
+        };
     }
     if memchr::memmem::find(text.as_bytes(), b"{{").is_some() {
         return skip(
@@ -262,5 +289,50 @@ fn load(entry: FileEntry, keep_prefixes: &[String], spill: &Spill) -> Loaded {
         }),
         accounts,
         kustomization,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Of the Terraform files, only those that may grant the node role keep their text for
+    /// the run; the others are read for their accounts and checked to parse, then dropped.
+    #[test]
+    fn only_terraform_that_may_grant_the_node_role_is_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root: std::sync::Arc<Path> = std::sync::Arc::from(dir.path());
+        let files = [
+            ("iam.tf", "resource \"aws_iam_role_policy\" \"x\" {\n  role = \"node\"\n}\n"),
+            ("vpc.tf", "provider \"aws\" {\n  allowed_account_ids = [\"465002806239\"]\n}\n"),
+            ("broken.tf", "resource \"x\" {\n"),
+        ];
+        let mut entries = Vec::new();
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).expect("write");
+            entries.push(FileEntry::new(&root, &path, name.into(), FileKind::Terraform));
+        }
+        let loaded = load_all(entries, &[], &Spill::new());
+        let kept: Vec<(Option<&str>, bool, usize)> = loaded
+            .iter()
+            .map(|l| match l {
+                Loaded::Terraform {
+                    text,
+                    invalid,
+                    accounts,
+                    ..
+                } => (text.as_deref(), invalid.is_some(), accounts.len()),
+                _ => panic!("not read as Terraform"),
+            })
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                (Some(files[0].1), false, 0),
+                (None, false, 1),
+                (None, true, 0)
+            ]
+        );
     }
 }

@@ -21,7 +21,7 @@ use crate::locate::irsa::{irsa_issues, IrsaFacts, IrsaRows};
 use crate::locate::tags::TagPolicy;
 use crate::locate::terraform::node_role_grants;
 use crate::locate::Located;
-use crate::resolve::account::{accounts_in_terraform, AccountCensus};
+use crate::resolve::account::AccountCensus;
 use crate::resolve::git::{is_url, redact_url, GitResolver};
 use crate::resolve::pins::{resolve_pins, Source};
 use crate::resolve::{AccountResolver, Resolved};
@@ -252,6 +252,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     }
 
     let mut census = AccountCensus::default();
+    // The Terraform files that may grant the node role, with their texts (no other is kept).
     let mut terraform: Vec<(String, String)> = Vec::new();
     // Registry prefixes a recipe moves: values starting with them are kept wherever they are.
     let keep_prefixes: Vec<String> = opts
@@ -297,14 +298,22 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
                     }
                     files.push(*file, &spill);
                 }
-                Loaded::Terraform(entry, text) => {
-                    let lines = LineIndex::new(&text);
-                    for (account, at) in accounts_in_terraform(&text) {
-                        census.record(&account, || {
-                            format!("{}:{}", entry.rel, lines.line_col(at).0)
-                        });
+                Loaded::Terraform {
+                    entry,
+                    accounts,
+                    text,
+                    invalid,
+                } => {
+                    for (account, line) in accounts {
+                        census.record(&account, || format!("{}:{line}", entry.rel));
                     }
-                    terraform.push((entry.rel.clone(), text));
+                    if let Some(message) = invalid {
+                        run.skipped
+                            .push(terraform_not_read(entry.rel.clone(), &message));
+                    }
+                    if let Some(text) = text {
+                        terraform.push((entry.rel, text));
+                    }
                 }
                 Loaded::Skipped(s) => run.skipped.push(s),
                 Loaded::Failed(e) => run.errors.push(e),
@@ -467,12 +476,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     run.source_errors = pins.source_errors.clone();
     let (node_role, tf_errors) = node_role_grants(&terraform);
     for e in tf_errors {
-        // Terraform is only read for context: a file the parser cannot read is passed over.
-        run.skipped.push(SkippedFile {
-            path: e.path,
-            reason: format!("{}; its IAM policies were not checked", e.message),
-            warning: true,
-        });
+        run.skipped.push(terraform_not_read(e.path, &e.message));
     }
     run.resolved = Resolved {
         accounts,
@@ -639,6 +643,16 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     run.errors.sort_by(|a, b| a.path.cmp(&b.path));
     run.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(run)
+}
+
+/// Terraform is only read for context: a file the parser cannot read is passed over, and
+/// said so.
+fn terraform_not_read(path: String, message: &str) -> SkippedFile {
+    SkippedFile {
+        path,
+        reason: format!("{message}; its IAM policies were not checked"),
+        warning: true,
+    }
 }
 
 /// A scoped thread's result; its panic, if it panicked, goes on in the caller.

@@ -39,6 +39,21 @@ pub struct TerraformError {
     pub message: String,
 }
 
+/// Whether a file may hold what `node_role_grants` reads (IAM role policies, their
+/// attachments and policy documents, all `aws_iam_*`): only such files are kept for it, so
+/// that a run holds no other Terraform text.
+pub fn may_grant_node_role(text: &str) -> bool {
+    memchr::memmem::find(text.as_bytes(), b"aws_iam_").is_some()
+}
+
+/// Why the file is not valid HCL, if it is not (`node_role_grants` says the same of the files
+/// it reads).
+pub fn hcl_error(text: &str) -> Option<String> {
+    hcl::parse(text)
+        .err()
+        .map(|e| format!("not valid HCL: {e}"))
+}
+
 /// The node-role ECR grants of every Terraform file, or the files that are not valid HCL.
 pub fn node_role_grants(files: &[(String, String)]) -> (Vec<NodeRoleGrant>, Vec<TerraformError>) {
     let mut bodies = Vec::new();
