@@ -1,7 +1,7 @@
 //! Finds the files a run looks at: YAML manifests (and Terraform, read only to learn accounts),
 //! honouring .gitignore, never following a symlink out of the root.
 
-use crate::external::{ExternalSort, Record};
+use crate::external::{ExternalSort, Order, Record};
 use crate::form::{Reader, Writer};
 use ignore::{WalkBuilder, WalkState};
 use std::borrow::Cow;
@@ -164,8 +164,6 @@ pub struct WalkedFiles {
     /// The run's root as given, which most entries share.
     root: Arc<Path>,
 }
-
-type Order<T> = fn(&T, &T) -> std::cmp::Ordering;
 
 impl Default for WalkedFiles {
     fn default() -> Self {

@@ -29,9 +29,22 @@ const BLOCK_BYTES: usize = 16 << 10;
 /// to twice that, as it grows by doubling).
 const RUN_BUDGET: usize = 4 << 20;
 
-/// The blocks of a table kept decoded: lookups come in the files' order, so the blocks near
-/// the current path (and those of the few render roots) are the ones asked for again.
+/// The blocks of a table kept decoded, the oldest read going first: lookups come in the
+/// files' order, so the blocks near the current path are the ones asked for again. A block
+/// asked for after it went is read again (from the system's page cache, as a rule).
 const CACHE_BLOCKS: usize = 64;
+
+/// How records are ordered: a plain function, so that a sort's type can be named.
+pub type Order<T> = fn(&T, &T) -> Ordering;
+
+/// Whether the record just taken from `records` is the last of its group: the next record is
+/// not `same` (or there is none, or an error comes next, which the caller meets then).
+pub fn ends_group<T, I: Iterator<Item = Result<T, String>>>(
+    records: &mut std::iter::Peekable<I>,
+    same: impl FnOnce(&T) -> bool,
+) -> bool {
+    !matches!(records.peek(), Some(Ok(next)) if same(next))
+}
 
 /// Writes records into sealed blocks of about `BLOCK_BYTES`, each put into `spill`.
 struct BlockWriter {
@@ -250,7 +263,14 @@ impl<T: Record, O: Fn(&T, &T) -> Ordering> Sorted<T, O> {
                 cursor.head = Some(record);
                 return;
             }
-            let (Some(block), Some(reader)) = (cursor.blocks.pop_front(), &self.reader) else {
+            let Some(block) = cursor.blocks.pop_front() else {
+                cursor.head = None;
+                return;
+            };
+            let Some(reader) = &self.reader else {
+                // Blocks without their spill: never made so, but never fewer records either.
+                self.failed
+                    .get_or_insert_with(|| "its sorted records were not kept".into());
                 cursor.head = None;
                 return;
             };
@@ -275,8 +295,9 @@ impl<T: Record, O: Fn(&T, &T) -> Ordering> Iterator for Sorted<T, O> {
             self.cursors.clear();
             return Some(Err(format!("{}: {e}", self.what)));
         }
-        // The runs are few (each holds `RUN_BUDGET`), so the smallest head is looked for in
-        // turn; of equal heads the earlier run's comes first, which keeps the sort stable.
+        // The runs are few (each holds `RUN_BUDGET`: a few dozen for a million files), so the
+        // smallest head is looked for in turn (a heap would pay off only with hundreds); of
+        // equal heads the earlier run's comes first, which keeps the sort stable.
         let mut smallest: Option<usize> = None;
         for (at, cursor) in self.cursors.iter().enumerate() {
             let Some(head) = &cursor.head else { continue };
@@ -335,7 +356,8 @@ impl<V> Default for Table<V> {
 
 /// Builds a `Table` from records pushed in strictly increasing key order.
 pub struct TableWriter<V> {
-    spill: Spill,
+    /// Made with the first record: an empty table needs no temporary file.
+    spill: Option<Spill>,
     index: Vec<(Box<str>, SpillRef)>,
     writer: BlockWriter,
     /// The first key of the block being written, and the last key pushed.
@@ -349,7 +371,7 @@ pub struct TableWriter<V> {
 impl<V: Record> TableWriter<V> {
     pub fn new(what: &'static str) -> TableWriter<V> {
         TableWriter {
-            spill: Spill::new(),
+            spill: None,
             index: Vec::new(),
             writer: BlockWriter::new(),
             first: None,
@@ -378,7 +400,7 @@ impl<V: Record> TableWriter<V> {
                 w.text(key);
                 value.encode(w);
             },
-            &self.spill,
+            self.spill.get_or_insert_with(Spill::new),
         );
         self.record_block(added);
     }
@@ -397,15 +419,17 @@ impl<V: Record> TableWriter<V> {
 
     /// The table; an error when a block could not be put away or the keys came out of order.
     pub fn finish(mut self) -> Result<Table<V>, String> {
-        let last = self.writer.flush(&self.spill);
-        self.record_block(last);
+        if let Some(spill) = &self.spill {
+            let last = self.writer.flush(spill);
+            self.record_block(last);
+        }
         if let Some(e) = self.error {
             return Err(format!("{}: {e}", self.what));
         }
         self.index.shrink_to_fit();
         Ok(Table {
             index: self.index,
-            reader: Some(self.spill.finish()),
+            reader: self.spill.map(Spill::finish),
             cache: Mutex::default(),
             what: self.what,
         })

@@ -102,6 +102,11 @@ impl<'a> Reader<'a> {
         None
     }
 
+    /// A number that fits in 32 bits (an index or a length the writer kept in 32 bits).
+    pub(crate) fn number_u32(&mut self) -> Option<u32> {
+        u32::try_from(self.number()?).ok()
+    }
+
     /// A number of items to come, each taking at least `min_bytes`: a count the bytes left
     /// cannot hold is not believed (and never sizes a list).
     pub(crate) fn count(&mut self, min_bytes: usize) -> Option<usize> {

@@ -3,7 +3,7 @@
 
 use super::{Run, RunError};
 use crate::config::Config;
-use crate::external::{ExternalSort, Record};
+use crate::external::{ends_group, ExternalSort, Order, Record};
 use crate::form::{Reader, Writer};
 use crate::locate::aws::{find_accounts, AccountSite};
 use crate::locate::kustomize::{Graph, Kustomization};
@@ -125,8 +125,8 @@ impl Record for OverlayRow {
         Some(OverlayRow {
             root: r.text()?.into(),
             account: r.word()?,
-            file: u32::try_from(r.number()?).ok()?,
-            references: u32::try_from(r.number()?).ok()?,
+            file: r.number_u32()?,
+            references: r.number_u32()?,
         })
     }
 
@@ -136,12 +136,10 @@ impl Record for OverlayRow {
     }
 }
 
-type RowOrder = fn(&OverlayRow, &OverlayRow) -> std::cmp::Ordering;
-
 /// The repository's overlay-account rows, sorted on disk by root, account and file as they
 /// are added: neither one list of all rows nor a map of every root's accounts is held (the
 /// latter was most of this pass's memory in a repository with thousands of overlays).
-pub(super) struct OverlayRows(ExternalSort<OverlayRow, RowOrder>);
+pub(super) struct OverlayRows(ExternalSort<OverlayRow, Order<OverlayRow>>);
 
 impl Default for OverlayRows {
     fn default() -> Self {
@@ -229,11 +227,7 @@ pub(super) fn overlay_accounts(
             }
             _ => ranked.push((row.account, u64::from(row.references), vec![row.file])),
         }
-        let last_of_root = match rows.peek() {
-            Some(Ok(next)) => next.root != row.root,
-            _ => true,
-        };
-        if last_of_root {
+        if ends_group(&mut rows, |next| next.root == row.root) {
             judge_root(&row.root, &mut ranked, &mut out);
             ranked.clear();
         }

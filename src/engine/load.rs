@@ -303,15 +303,26 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let root: std::sync::Arc<Path> = std::sync::Arc::from(dir.path());
         let files = [
-            ("iam.tf", "resource \"aws_iam_role_policy\" \"x\" {\n  role = \"node\"\n}\n"),
-            ("vpc.tf", "provider \"aws\" {\n  allowed_account_ids = [\"465002806239\"]\n}\n"),
+            (
+                "iam.tf",
+                "resource \"aws_iam_role_policy\" \"x\" {\n  role = \"node\"\n}\n",
+            ),
+            (
+                "vpc.tf",
+                "provider \"aws\" {\n  allowed_account_ids = [\"465002806239\"]\n}\n",
+            ),
             ("broken.tf", "resource \"x\" {\n"),
         ];
         let mut entries = Vec::new();
         for (name, text) in files {
             let path = dir.path().join(name);
             std::fs::write(&path, text).expect("write");
-            entries.push(FileEntry::new(&root, &path, name.into(), FileKind::Terraform));
+            entries.push(FileEntry::new(
+                &root,
+                &path,
+                name.into(),
+                FileKind::Terraform,
+            ));
         }
         let loaded = load_all(entries, &[], &Spill::new());
         let kept: Vec<(Option<&str>, bool, usize)> = loaded

@@ -213,6 +213,8 @@ pub enum RunError {
     /// them is incomplete, so none of it is shown.
     #[error("{0}: nothing is reported, since what the run found would be incomplete")]
     Spilled(String),
+    #[error("{0} files: more than one run can index (4294967295); check parts of the repository in turn")]
+    TooManyFiles(usize),
 }
 
 pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
@@ -324,6 +326,10 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     let files = files.finish(&spill);
     let spill = spill.finish();
     run.files_checked = files.len();
+    // Files are named by 32-bit indexes in the repository-wide passes (`OverlayRow`).
+    if u32::try_from(run.files_checked).is_err() {
+        return Err(RunError::TooManyFiles(run.files_checked));
+    }
 
     let recipe = opts.recipe.as_deref();
     let account = opts
@@ -341,6 +347,10 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     let policy = TagPolicy::new(&config.tags.mutable)
         .map_err(|e| RunError::BadSource(format!("tags.mutable in manifix.yaml: {e}")))?;
     let graph = graph.finish();
+    // A graph that could not be kept stops the run before anything is asked of it.
+    if let Some(damage) = graph.damage() {
+        return Err(RunError::Spilled(damage.to_string()));
+    }
     // Each file's facts are read back once for the repository-wide passes, and what those
     // need of it is kept: its images judged against the graph, its IRSA wiring, the accounts
     // it names. On every core. The image tag uses go to a spill of their own, a part per
@@ -348,10 +358,10 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     let uses_spill = spill::Spill::new();
     let mut images = uses::UseList::default();
     let mut missing = Vec::new();
-    // Only of the files that have any: most files bear on neither. Sorted on disk by root.
+    // Only of the files that have any (most files have none), sorted on disk by root.
     let mut irsa_rows = IrsaRows::default();
     // The overlay-account rows, sorted on disk by root.
-    let mut overlay_rows_sorted = OverlayRows::default();
+    let mut overlay_sort = OverlayRows::default();
     let mut region_counts = RegionCounts::new();
     // Files whose facts could not be read back (by index), and slices of the list of files
     // that could not be (by their first file's index): neither checked nor fixed, even if
@@ -401,12 +411,12 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
                 Ok((uses, missing_here, irsa, rows, ecr_regions, path)) => {
                     slice_uses.extend(uses);
                     missing.extend(missing_here);
-                    // No list of files reaches four billion (see `OverlayRow`).
+                    // Fewer than four billion files (checked after the load).
                     let index = (first_index + offset) as u32;
                     if let Some((facts, chains)) = irsa {
                         irsa_rows.add(&path, index, facts, &chains);
                     }
-                    overlay_rows_sorted.add(index, rows);
+                    overlay_sort.add(index, rows);
                     for region in ecr_regions {
                         *region_counts.entry(region).or_default() += 1;
                     }
@@ -453,7 +463,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     // keep both cores busy between the parallel reading and rule phases.
     let (pins, cluster_region, overlay_accounts, irsa) = std::thread::scope(|scope| {
         let irsa = scope.spawn(move || irsa_issues(irsa_rows));
-        let overlays = scope.spawn(move || overlay_accounts(overlay_rows_sorted));
+        let overlays = scope.spawn(move || overlay_accounts(overlay_sort));
         // Pins stay on this thread: the registry client they may ask need not be shareable.
         let pins = resolve_pins(
             all_uses,

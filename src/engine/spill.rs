@@ -1,7 +1,8 @@
 //! Where a run keeps what it has learnt of each file until it is needed: the located facts
 //! between reading the file and running its rules, and the findings between the rules and the
-//! report. They wait in an unnamed temporary file under `$TMPDIR`, so that the process's
-//! memory does not grow with them (bench/README.md). The operating system's page cache keeps the file in
+//! report; and the sorted runs and tables of `crate::external`. They wait in an unnamed
+//! temporary file under `$TMPDIR`, so that the process's memory does not grow with them
+//! (bench/README.md). The operating system's page cache keeps the file in
 //! memory while memory is plentiful and writes it out when not; on a tmpfs `$TMPDIR` it stays
 //! in RAM (and counts against a container's memory limit), outside the process.
 //!
@@ -14,7 +15,7 @@ use crate::locate::{codec, Located};
 use std::io::Write;
 use std::sync::Mutex;
 
-/// Where one file's facts (or findings) were put.
+/// Where one form (a file's facts or findings, a block of records) was put.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SpillRef {
     offset: u64,
@@ -31,7 +32,7 @@ impl SpillRef {
     pub(crate) fn decode(r: &mut crate::form::Reader) -> Option<SpillRef> {
         Some(SpillRef {
             offset: r.word()?,
-            len: u32::try_from(r.number()?).ok()?,
+            len: r.number_u32()?,
         })
     }
 }

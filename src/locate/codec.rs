@@ -95,8 +95,8 @@ pub fn decode(bytes: &[u8]) -> Option<Located> {
             document: r.number()?,
             in_patch: r.flag()?,
             at: Placed {
-                line: u32::try_from(r.number()?).ok()?,
-                column: u32::try_from(r.number()?).ok()?,
+                line: r.number_u32()?,
+                column: r.number_u32()?,
                 verbatim: r.flag()?,
             },
         });

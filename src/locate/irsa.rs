@@ -3,8 +3,9 @@
 
 use super::kustomize::Kustomization;
 use super::Located;
-use crate::external::{ExternalSort, Record};
+use crate::external::{ends_group, ExternalSort, Order, Record};
 use crate::form::{Reader, Writer};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -27,9 +28,8 @@ pub struct IrsaIssue {
     pub root: String,
 }
 
-/// Rendered identity of a resource: (namespace, name), borrowed from the rows of the root
-/// being judged.
-type Key<'a> = (&'a str, &'a str);
+/// Rendered identity of a resource: (namespace, name).
+type Key = (Box<str>, Box<str>);
 
 /// What IRSA wiring needs of one file, owned: its resources' identities and the few values
 /// that name or annotate ServiceAccounts, with indexes in 32 bits (a file with more than 4
@@ -129,10 +129,9 @@ impl IrsaFacts {
     }
 
     fn decode(r: &mut Reader) -> Option<IrsaFacts> {
-        let number = |r: &mut Reader| u32::try_from(r.number()?).ok();
         let docs = (0..r.count(4)?)
             .map(|_| {
-                let index = number(r)?;
+                let index = r.number_u32()?;
                 let flags = r.byte().filter(|f| *f < 4)?;
                 Some(IrsaDoc {
                     index,
@@ -145,8 +144,8 @@ impl IrsaFacts {
             .collect::<Option<_>>()?;
         let sites = (0..r.count(4)?)
             .map(|_| {
-                let index = number(r)?;
-                let document = number(r)?;
+                let index = r.number_u32()?;
+                let document = r.number_u32()?;
                 let value = r.text()?.into();
                 let flags = r.byte().filter(|f| *f < 8)?;
                 Some(IrsaSite {
@@ -209,8 +208,8 @@ impl Record for IrsaRow {
     fn decode(r: &mut Reader) -> Option<IrsaRow> {
         Some(IrsaRow {
             root: r.text()?.into(),
-            file: u32::try_from(r.number()?).ok()?,
-            chain: u32::try_from(r.number()?).ok()?,
+            file: r.number_u32()?,
+            chain: r.number_u32()?,
             namespace: r.optional()?.map(Into::into),
             path: r.text()?.into(),
             facts: Arc::new(IrsaFacts::decode(r)?),
@@ -226,10 +225,8 @@ impl Record for IrsaRow {
     }
 }
 
-type RowOrder = fn(&IrsaRow, &IrsaRow) -> std::cmp::Ordering;
-
 /// Every root's IRSA rows, sorted on disk as they are added.
-pub struct IrsaRows(ExternalSort<IrsaRow, RowOrder>);
+pub struct IrsaRows(ExternalSort<IrsaRow, Order<IrsaRow>>);
 
 impl Default for IrsaRows {
     fn default() -> Self {
@@ -266,21 +263,17 @@ impl IrsaRows {
 }
 
 /// The wiring issues of every render root, from the rows of the files that reach each; an
-/// error when the rows cannot be read back whole.
+/// error when the rows cannot be read back whole. Each row is gathered into its root's facts
+/// as it comes, so that only one root's names are held, never its files.
 pub fn irsa_issues(rows: IrsaRows) -> Result<Vec<IrsaIssue>, String> {
     let mut out = Vec::new();
-    let mut group: Vec<IrsaRow> = Vec::new();
+    let mut facts = RootFacts::default();
     let mut rows = rows.0.finish()?.peekable();
     while let Some(row) = rows.next() {
         let row = row?;
-        let last_of_root = match rows.peek() {
-            Some(Ok(next)) => next.root != row.root,
-            _ => true,
-        };
-        group.push(row);
-        if last_of_root {
-            judge_root(&group, &mut out);
-            group.clear();
+        collect(&row.path, &row.facts, row.namespace.as_deref(), &mut facts);
+        if ends_group(&mut rows, |next| next.root == row.root) {
+            judge_root(&row.root, std::mem::take(&mut facts), &mut out);
         }
     }
     out.sort();
@@ -288,28 +281,19 @@ pub fn irsa_issues(rows: IrsaRows) -> Result<Vec<IrsaIssue>, String> {
     Ok(out)
 }
 
-/// Adds the issues of one render root, from its rows (in order), to `out`.
-fn judge_root(group: &[IrsaRow], out: &mut Vec<IrsaIssue>) {
-    let Some(first) = group.first() else { return };
-    let mut facts = RootFacts::default();
-    for row in group {
-        collect(&row.path, &row.facts, row.namespace.as_deref(), &mut facts);
-    }
+/// Adds the issues of the render root at `root`, from its `facts`, to `out`.
+fn judge_root(root: &str, facts: RootFacts, out: &mut Vec<IrsaIssue>) {
     if facts.indirect {
         return;
     }
-    let shown_root = if first.root.is_empty() {
-        ".".to_string()
-    } else {
-        first.root.to_string()
-    };
-    let issue = |kind, (namespace, name): &Key, (path, site): &(&str, usize)| IrsaIssue {
+    let shown_root = if root.is_empty() { "." } else { root };
+    let issue = |kind, (namespace, name): &Key, (path, site): &(Arc<str>, usize)| IrsaIssue {
         path: path.to_string(),
         site: *site,
         kind,
         name: name.to_string(),
         namespace: namespace.to_string(),
-        root: shown_root.clone(),
+        root: shown_root.to_string(),
     };
     for (key, at) in &facts.used {
         if !facts.defined.contains(key) && !facts.mentioned.contains(&key.1) {
@@ -317,24 +301,25 @@ fn judge_root(group: &[IrsaRow], out: &mut Vec<IrsaIssue>) {
         }
     }
     for (key, at) in &facts.with_role {
-        if !facts.used.iter().any(|(k, _)| k == key) {
+        if !facts.used.contains_key(key) {
             out.push(issue(IrsaIssueKind::UnusedRole, key, at));
         }
     }
 }
 
+/// What a render root's files say of its ServiceAccounts: its names, not its files. Each
+/// name keeps the first site gathered (rows come in file order, then chain order: the order
+/// kustomize lists the resources).
 #[derive(Default)]
-struct RootFacts<'a> {
+struct RootFacts {
     /// The overlay holds resources that create others (HelmRelease, Argo CD Application,
     /// Flux Kustomization): ServiceAccounts and workloads may come from there, unseen.
     indirect: bool,
     /// Names given anywhere else in the overlay (a chart's `serviceAccount.name` value).
-    // Lists, not trees: a render root holds a handful of each, and an empty B-tree node per
-    // root costs more than the facts themselves in a repository with thousands of overlays.
-    mentioned: Vec<&'a str>,
-    defined: Vec<Key<'a>>,
-    used: Vec<(Key<'a>, (&'a str, usize))>,
-    with_role: Vec<(Key<'a>, (&'a str, usize))>,
+    mentioned: BTreeSet<Box<str>>,
+    defined: BTreeSet<Key>,
+    used: BTreeMap<Key, (Arc<str>, usize)>,
+    with_role: BTreeMap<Key, (Arc<str>, usize)>,
 }
 
 /// The namespace a chain of kustomizations sets: the outermost that sets one wins.
@@ -349,49 +334,40 @@ fn namespace_of<'a>(doc: &'a IrsaDoc, chain_namespace: Option<&'a str>) -> &'a s
         .unwrap_or("default")
 }
 
-fn collect<'a>(
-    path: &'a str,
-    file: &'a IrsaFacts,
-    chain_namespace: Option<&'a str>,
-    facts: &mut RootFacts<'a>,
+fn collect(
+    path: &Arc<str>,
+    file: &IrsaFacts,
+    chain_namespace: Option<&str>,
+    facts: &mut RootFacts,
 ) {
     for doc in &file.docs {
         let namespace = namespace_of(doc, chain_namespace);
+        let key = |name: &str| -> Key { (namespace.into(), name.into()) };
         if doc.creates_resources {
             facts.indirect = true;
         }
         if doc.service_account {
             if let Some(name) = &doc.name {
-                let key = (namespace, &**name);
-                if !facts.defined.contains(&key) {
-                    facts.defined.push(key);
-                }
+                facts.defined.insert(key(name));
             }
         }
         for site in &file.sites {
             if site.document != doc.index {
                 continue;
             }
-            let i = site.index as usize;
+            let at = || (Arc::clone(path), site.index as usize);
             let value = &*site.value;
             // A chart value such as `serviceAccount.name: api` creates the account unseen.
-            if site.mentions_account && !facts.mentioned.contains(&value) {
-                facts.mentioned.push(value);
+            if site.mentions_account && !facts.mentioned.contains(value) {
+                facts.mentioned.insert(value.into());
             }
             if site.names_account && !doc.service_account {
-                let key = (namespace, value);
-                if !value.is_empty()
-                    && value != "default"
-                    && !facts.used.iter().any(|(k, _)| *k == key)
-                {
-                    facts.used.push((key, (path, i)));
+                if !value.is_empty() && value != "default" {
+                    facts.used.entry(key(value)).or_insert_with(at);
                 }
             } else if site.role_arn && doc.service_account {
                 if let Some(name) = &doc.name {
-                    let key = (namespace, &**name);
-                    if !facts.with_role.iter().any(|(k, _)| *k == key) {
-                        facts.with_role.push((key, (path, i)));
-                    }
+                    facts.with_role.entry(key(name)).or_insert_with(at);
                 }
             }
         }

@@ -1,7 +1,7 @@
 //! The kustomize graph of a repository: which kustomization includes which files and bases,
 //! and what its `images:` entries do to an image on the way to a rendered overlay.
 
-use crate::external::{ExternalSort, Record, Table, TableWriter};
+use crate::external::{ends_group, ExternalSort, Order, Record, Table, TableWriter};
 use crate::form::{Reader, Writer};
 use crate::yaml::{Node, ParsedFile};
 use std::sync::{Arc, OnceLock};
@@ -78,8 +78,8 @@ impl std::fmt::Debug for ImageOverride {
 
 #[derive(Debug, Clone)]
 pub struct Kustomization {
-    /// Directory, relative to the root ("" for the root itself). Shared: every image use and
-    /// overlay fact of a large run that names its render root holds this one string.
+    /// Directory, relative to the root ("" for the root itself). Shared by the facts made
+    /// from one lookup that name it as a render root.
     pub dir: Arc<str>,
     /// Its file's name, as an index into `KUSTOMIZATION_FILES`: its path is `file()`.
     name: u8,
@@ -193,7 +193,8 @@ impl Record for Includers {
     }
 
     fn decode(r: &mut Reader) -> Option<Includers> {
-        let count = r.count(1)?;
+        // A path is only listed with an includer: none would make its kustomization a root.
+        let count = r.count(1).filter(|&n| n > 0)?;
         let dirs = (0..count)
             .map(|_| r.text().map(Arc::from))
             .collect::<Option<_>>()?;
@@ -261,14 +262,19 @@ impl Record for Kustomization {
         let count = r.count(6)?;
         let images = (0..count)
             .map(|_| {
-                Some(ImageOverride {
+                let image = ImageOverride {
                     name: r.text()?.into(),
                     new_name: r.optional()?.map(Into::into),
                     tag_texts: r.optional()?.map(Into::into),
-                    tag_end: u32::try_from(r.number()?).ok()?,
-                    present: r.byte()?,
-                    index: u32::try_from(r.number()?).ok()?,
-                })
+                    tag_end: r.number_u32()?,
+                    present: r.byte().filter(|&p| p < 4)?,
+                    index: r.number_u32()?,
+                };
+                // `newTag` ends inside the texts, on a character's boundary.
+                let texts = image.tag_texts.as_deref().unwrap_or_default();
+                texts
+                    .is_char_boundary(image.tag_end as usize)
+                    .then_some(image)
             })
             .collect::<Option<_>>()?;
         Some(Kustomization {
@@ -289,7 +295,6 @@ impl Record for Kustomization {
         };
         self.dir.len()
             + self.namespace.as_ref().map_or(0, |n| n.len())
-            + self.includes.iter().map(|i| i.len() + 24).sum::<usize>()
             + self
                 .images
                 .iter()
@@ -322,8 +327,6 @@ fn kustomization_file_name(rel: &str) -> Option<u8> {
     let index = KUSTOMIZATION_FILES.iter().position(|&k| k == name)?;
     u8::try_from(index).ok()
 }
-
-type Order<T> = fn(&T, &T) -> std::cmp::Ordering;
 
 /// Takes the kustomizations as they are read, sorting them (and what they include) on disk
 /// as they come: a run never holds them all.
@@ -368,10 +371,7 @@ impl GraphBuilder {
         let mut sorted = self.kustomizations.finish()?.peekable();
         while let Some(kustomization) = sorted.next() {
             let kustomization = kustomization?;
-            let later_of_same_dir = sorted
-                .peek()
-                .is_some_and(|next| next.as_ref().is_ok_and(|n| n.dir == kustomization.dir));
-            if !later_of_same_dir {
+            if ends_group(&mut sorted, |next| next.dir == kustomization.dir) {
                 by_dir.push(&kustomization.dir, &kustomization);
             }
         }
@@ -664,6 +664,18 @@ mod tests {
             .is_empty());
         let damage = graph.damage().expect("damaged");
         assert!(damage.starts_with("the kustomize graph"), "{damage}");
+    }
+
+    /// A path's includers come back as written; a path with none is refused, since it would
+    /// make its kustomization a render root.
+    #[test]
+    fn includers_come_back_and_none_is_refused() {
+        let includers = Includers(vec![Arc::from("a/overlays/dev"), Arc::from("")].into());
+        let mut bytes = Vec::new();
+        includers.encode(&mut Writer { out: &mut bytes });
+        let back = Includers::decode(&mut Reader { bytes: &bytes });
+        assert_eq!(back, Some(includers));
+        assert_eq!(Includers::decode(&mut Reader { bytes: &[0] }), None);
     }
 
     /// A kustomization waits in the graph as it was read, less its includes.

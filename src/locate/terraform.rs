@@ -49,9 +49,11 @@ pub fn may_grant_node_role(text: &str) -> bool {
 /// Why the file is not valid HCL, if it is not (`node_role_grants` says the same of the files
 /// it reads).
 pub fn hcl_error(text: &str) -> Option<String> {
-    hcl::parse(text)
-        .err()
-        .map(|e| format!("not valid HCL: {e}"))
+    hcl::parse(text).err().map(|e| not_valid(&e))
+}
+
+fn not_valid(e: &hcl::Error) -> String {
+    format!("not valid HCL: {e}")
 }
 
 /// The node-role ECR grants of every Terraform file, or the files that are not valid HCL.
@@ -63,7 +65,7 @@ pub fn node_role_grants(files: &[(String, String)]) -> (Vec<NodeRoleGrant>, Vec<
             Ok(body) => bodies.push((path, text, body)),
             Err(e) => errors.push(TerraformError {
                 path: path.clone(),
-                message: format!("not valid HCL: {e}"),
+                message: not_valid(&e),
             }),
         }
     }
