@@ -228,7 +228,7 @@ fn check(
             writeln!(out)?;
         }
         Format::Github => emit::github::report(out, &run)?,
-        Format::Markdown => write!(out, "{}", emit::markdown::report(&run)?)?,
+        Format::Markdown => emit::markdown::report(out, &run)?,
         Format::Json => {
             emit::json::report(out, &run)?;
             writeln!(out)?;

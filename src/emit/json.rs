@@ -1,6 +1,6 @@
 //! `--format json`: one object with findings, file errors, skipped files and a summary. The
-//! findings are written one at a time as they are read back (`pretty`), so a large run's
-//! report is never held whole.
+//! findings are written one at a time as they are read back (`pretty`), and the errors and
+//! skipped files one at a time too, so a large run's report is never held whole.
 
 use super::pretty::{self, Node};
 use crate::engine::Run;
@@ -37,22 +37,20 @@ pub fn report(out: &mut dyn Write, run: &Run) -> io::Result<()> {
         Node::Object(vec![
             (
                 "errors",
-                Node::Value(json!(run
-                    .errors
-                    .iter()
-                    .map(|e| json!({
+                Node::Stream(Box::new(run.errors.iter().map(|e| {
+                    Ok(json!({
                         "path": e.path, "line": e.line, "column": e.column, "message": e.message,
                     }))
-                    .collect::<Vec<_>>())),
+                }))),
             ),
             ("findings", Node::Stream(Box::new(findings))),
             (
                 "skipped",
-                Node::Value(json!(run
-                    .skipped
-                    .iter()
-                    .map(|s| json!({ "path": s.path, "reason": s.reason }))
-                    .collect::<Vec<_>>())),
+                Node::Stream(Box::new(
+                    run.skipped
+                        .iter()
+                        .map(|s| Ok(json!({ "path": s.path, "reason": s.reason }))),
+                )),
             ),
             ("source_errors", Node::Value(json!(run.source_errors))),
             (

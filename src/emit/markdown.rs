@@ -159,44 +159,82 @@ fn finding_item(md: &mut String, f: &Finding) {
     }
 }
 
-/// `4 errors, 1 warning` (only the non-zero counts); `nothing` when there are none.
-fn counts(findings: &[Finding]) -> String {
-    let n = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
-    let parts: Vec<String> = [
-        (n(Severity::Error), "error", "errors"),
-        (n(Severity::Warning), "warning", "warnings"),
-        (n(Severity::Info), "note", "notes"),
-    ]
-    .into_iter()
-    .filter(|(count, _, _)| *count > 0)
-    .map(|(count, one, many)| plural(count, one, many))
-    .collect();
-    if parts.is_empty() {
-        "nothing".to_string()
-    } else {
-        parts.join(", ")
+/// What an area's checklist line says of its findings, counted as they are written.
+#[derive(Default)]
+struct AreaCounts {
+    errors: usize,
+    warnings: usize,
+    notes: usize,
+    /// Findings with a fix, and the command that applies the first of them.
+    fixable: usize,
+    command: Option<&'static str>,
+}
+
+impl AreaCounts {
+    fn add(&mut self, f: &Finding) {
+        match f.severity {
+            Severity::Error => self.errors += 1,
+            Severity::Warning => self.warnings += 1,
+            Severity::Info => self.notes += 1,
+        }
+        if f.fix.is_some() {
+            self.fixable += 1;
+            self.command.get_or_insert_with(|| fix_command(f));
+        }
+    }
+
+    fn total(&self) -> usize {
+        self.errors + self.warnings + self.notes
+    }
+
+    /// `4 errors, 1 warning` (only the non-zero counts); `nothing` when there are none.
+    fn counts(&self) -> String {
+        let parts: Vec<String> = [
+            (self.errors, "error", "errors"),
+            (self.warnings, "warning", "warnings"),
+            (self.notes, "note", "notes"),
+        ]
+        .into_iter()
+        .filter(|(count, _, _)| *count > 0)
+        .map(|(count, one, many)| plural(count, one, many))
+        .collect();
+        if parts.is_empty() {
+            "nothing".to_string()
+        } else {
+            parts.join(", ")
+        }
+    }
+
+    /// The checklist line of an area with something to fix.
+    fn to_fix_line(&self, title: &str) -> String {
+        let command = self.command.unwrap_or("manifix fix");
+        let how = if self.fixable == self.total() {
+            format!("all fixable with `{command}`")
+        } else if self.fixable > 0 {
+            format!("{} fixable with `{command}`", self.fixable)
+        } else {
+            "no automatic fix in this run".to_string()
+        };
+        format!("- [ ] {title}: {} ({how})", self.counts())
     }
 }
 
-/// The checklist line of an area with something to fix.
-fn to_fix_line(title: &str, findings: &[Finding]) -> String {
-    let auto = findings.iter().filter(|f| f.fix.is_some()).count();
-    let command = findings
-        .iter()
-        .find(|f| f.fix.is_some())
-        .map_or("manifix fix", fix_command);
-    let how = if auto == findings.len() {
-        format!("all fixable with `{command}`")
-    } else if auto > 0 {
-        format!("{auto} fixable with `{command}`")
-    } else {
-        "no automatic fix in this run".to_string()
-    };
-    format!("- [ ] {title}: {} ({how})", counts(findings))
+/// How much of the report is gathered before it is written out.
+const WRITE_EVERY: usize = 1 << 16;
+
+/// Writes out what `md` holds once it holds `WRITE_EVERY` bytes (all of it when `all`): a
+/// large run's report is written as it is made, never held whole.
+fn write_out(md: &mut String, out: &mut dyn std::io::Write, all: bool) -> std::io::Result<()> {
+    if all || md.len() >= WRITE_EVERY {
+        out.write_all(md.as_bytes())?;
+        md.clear();
+    }
+    Ok(())
 }
 
-/// The report; an error when the run's findings cannot be read back.
-pub fn report(run: &Run) -> std::io::Result<String> {
+/// Writes the report, as it is made; an error when the run's findings cannot be read back
+/// (what was written by then stays written).
+pub fn report(out: &mut dyn std::io::Write, run: &Run) -> std::io::Result<()> {
     let mut md = String::new();
     let tally = run.tally();
     let (errors, warnings, info, fixable) =
@@ -242,17 +280,6 @@ pub fn report(run: &Run) -> std::io::Result<String> {
     if tally.rules().any(|rule| area_of(rule) == OTHER) {
         titles.push(OTHER);
     }
-    // The findings of one area at a time, read back for it: a run's findings are not held.
-    let in_area = |title: &str| -> std::io::Result<Vec<Finding>> {
-        let mut found = Vec::new();
-        for f in run.findings() {
-            let f = f?;
-            if area_of(f.rule) == title {
-                found.push(f);
-            }
-        }
-        Ok(found)
-    };
 
     // Per area, its checklist line: under "Fine" when it has nothing to fix, else "To fix".
     let mut fine_areas = Vec::new();
@@ -263,22 +290,29 @@ pub fn report(run: &Run) -> std::io::Result<String> {
             let rules: Vec<String> = area.rules.iter().map(|r| format!("`{r}`")).collect();
             let _ = writeln!(md, "{} Rules: {}.\n", area.about, rules.join(", "));
         }
-        let findings = in_area(title)?;
-        if findings.is_empty() {
+        // The findings of one area at a time, read back for it and written as they come:
+        // a run's findings are not held.
+        let mut area = AreaCounts::default();
+        for f in run.findings() {
+            let f = f?;
+            if area_of(f.rule) == title {
+                finding_item(&mut md, &f);
+                area.add(&f);
+                write_out(&mut md, out, false)?;
+            }
+        }
+        if area.total() == 0 {
             md.push_str("No findings.\n");
         }
-        for f in &findings {
-            finding_item(&mut md, f);
-        }
-        if findings.iter().all(|f| f.severity == Severity::Info) {
-            let notes = if findings.is_empty() {
+        if area.errors + area.warnings == 0 {
+            let notes = if area.total() == 0 {
                 String::new()
             } else {
-                format!(" ({})", counts(&findings))
+                format!(" ({})", area.counts())
             };
             fine_areas.push(format!("- [x] {title}: nothing to fix{notes}"));
         } else {
-            open_areas.push(to_fix_line(title, &findings));
+            open_areas.push(area.to_fix_line(title));
         }
     }
 
@@ -293,6 +327,7 @@ pub fn report(run: &Run) -> std::io::Result<String> {
                 e.column,
                 escape(&e.message)
             );
+            write_out(&mut md, out, false)?;
         }
         for e in &run.source_errors {
             let _ = writeln!(md, "- [ ] {}", escape(e));
@@ -302,6 +337,7 @@ pub fn report(run: &Run) -> std::io::Result<String> {
         md.push_str("\n## Skipped files\n\n");
         for s in &run.skipped {
             let _ = writeln!(md, "- `{}` — {}", s.path, escape(&s.reason));
+            write_out(&mut md, out, false)?;
         }
     }
 
@@ -350,7 +386,7 @@ pub fn report(run: &Run) -> std::io::Result<String> {
     }
 
     let _ = writeln!(md, "\n{IRSA_NOTE}");
-    Ok(md)
+    write_out(&mut md, out, true)
 }
 
 #[cfg(test)]
