@@ -79,27 +79,15 @@ impl FileEntry {
                 w.number(index);
             }
             Location::Elsewhere(path) => {
-                #[cfg(unix)]
-                {
-                    use std::os::unix::ffi::OsStrExt;
-                    w.byte(1);
-                    w.bytes(path.as_os_str().as_bytes());
-                }
-                #[cfg(not(unix))]
-                {
-                    let Some(path) = path.to_str() else {
-                        return false;
-                    };
-                    w.byte(1);
-                    w.text(path);
-                }
+                let Some(bytes) = path_bytes(path) else {
+                    return false;
+                };
+                w.byte(1);
+                w.bytes(bytes);
             }
         }
         w.text(&self.rel);
-        w.byte(match self.kind {
-            FileKind::Yaml => 0,
-            FileKind::Terraform => 1,
-        });
+        write_kind(w, self.kind);
         true
     }
 
@@ -107,24 +95,11 @@ impl FileEntry {
     pub(crate) fn decode(r: &mut Reader, bases: &[Arc<Path>]) -> Option<FileEntry> {
         let location = match r.byte()? {
             0 => Location::UnderRoot(Arc::clone(bases.get(r.number()?)?)),
-            1 => {
-                #[cfg(unix)]
-                let path: &Path = {
-                    use std::os::unix::ffi::OsStrExt;
-                    Path::new(std::ffi::OsStr::from_bytes(r.bytes()?))
-                };
-                #[cfg(not(unix))]
-                let path: &Path = Path::new(std::str::from_utf8(r.bytes()?).ok()?);
-                Location::Elsewhere(path.into())
-            }
+            1 => Location::Elsewhere(read_path(r)?),
             _ => return None,
         };
         let rel = r.text()?;
-        let kind = match r.byte()? {
-            0 => FileKind::Yaml,
-            1 => FileKind::Terraform,
-            _ => return None,
-        };
+        let kind = read_kind(r)?;
         Some(FileEntry {
             location,
             rel,
@@ -148,6 +123,48 @@ pub struct Discovered {
     /// Temporary files of a `manifix fix` that was killed while writing (see
     /// `fix::leftover_writer`), with the process that made each.
     pub leftovers: Vec<(FileEntry, u32)>,
+}
+
+/// A path's bytes as the byte form keeps them: on Unix any path; elsewhere a path that is
+/// UTF-8 (`None` for one that is not).
+fn path_bytes(path: &Path) -> Option<&[u8]> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        Some(path.as_os_str().as_bytes())
+    }
+    #[cfg(not(unix))]
+    {
+        path.to_str().map(str::as_bytes)
+    }
+}
+
+/// A path written as `path_bytes`.
+fn read_path(r: &mut Reader) -> Option<Box<Path>> {
+    let bytes = r.bytes()?;
+    #[cfg(unix)]
+    let path: &Path = {
+        use std::os::unix::ffi::OsStrExt;
+        Path::new(std::ffi::OsStr::from_bytes(bytes))
+    };
+    #[cfg(not(unix))]
+    let path: &Path = Path::new(std::str::from_utf8(bytes).ok()?);
+    Some(path.into())
+}
+
+fn write_kind(w: &mut Writer, kind: FileKind) {
+    w.byte(match kind {
+        FileKind::Yaml => 0,
+        FileKind::Terraform => 1,
+    });
+}
+
+fn read_kind(r: &mut Reader) -> Option<FileKind> {
+    match r.byte()? {
+        0 => Some(FileKind::Yaml),
+        1 => Some(FileKind::Terraform),
+        _ => None,
+    }
 }
 
 /// The base of the entries that are kept as walked below `.` (see `FileEntry::new`).
@@ -250,42 +267,24 @@ impl Record for Walked {
             At::Bare => w.byte(1),
             At::Elsewhere(path) => {
                 w.byte(2);
-                // Not UTF-8 only on Unix (`add_file` passes over such names elsewhere).
-                #[cfg(unix)]
-                {
-                    use std::os::unix::ffi::OsStrExt;
-                    w.bytes(path.as_os_str().as_bytes());
-                }
-                #[cfg(not(unix))]
-                w.text(&path.to_string_lossy());
+                // Every walked path has its bytes here: outside Unix, `add_file` passes over
+                // a path that is not UTF-8.
+                w.bytes(path_bytes(path).unwrap_or_default());
             }
         }
         w.text(&self.rel);
-        w.byte(u8::from(self.kind == FileKind::Terraform));
+        write_kind(w, self.kind);
     }
 
     fn decode(r: &mut Reader) -> Option<Walked> {
         let at = match r.byte()? {
             0 => At::Root,
             1 => At::Bare,
-            2 => {
-                #[cfg(unix)]
-                let path: &Path = {
-                    use std::os::unix::ffi::OsStrExt;
-                    Path::new(std::ffi::OsStr::from_bytes(r.bytes()?))
-                };
-                #[cfg(not(unix))]
-                let path: &Path = Path::new(std::str::from_utf8(r.bytes()?).ok()?);
-                At::Elsewhere(path.into())
-            }
+            2 => At::Elsewhere(read_path(r)?),
             _ => return None,
         };
         let rel = r.text()?;
-        let kind = match r.byte()? {
-            0 => FileKind::Yaml,
-            1 => FileKind::Terraform,
-            _ => return None,
-        };
+        let kind = read_kind(r)?;
         Some(Walked { at, rel, kind })
     }
 

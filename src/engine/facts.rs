@@ -104,8 +104,9 @@ pub(super) fn check_registry(
 /// One row of the overlay-account pass: a render root reaching a file (once per chain that
 /// reaches it), a real account the file names (a number: twelve digits, so its order is the
 /// text's), the file (by its index in the run's list of files, not a copy of its path), and
-/// how many of the file's references name the account. In 32 bits: no list of four billion
-/// files is made, and a file of at most 16 MiB holds fewer references.
+/// how many of the file's references name the account. In 32 bits: a run refuses four billion
+/// files or more (`RunError::TooManyFiles`), and a file of at most 16 MiB holds fewer
+/// references.
 pub(super) struct OverlayRow {
     root: Arc<str>,
     account: u64,
