@@ -214,34 +214,35 @@ impl WalkedFiles {
     /// by two paths given, the first kept); an error when the list cannot be read back.
     pub fn entries(self) -> impl Iterator<Item = Result<FileEntry, String>> {
         let root = self.root;
-        let mut last: Option<String> = None;
-        let sorted = self.sort.finish();
-        let (sorted, failed) = match sorted {
-            Ok(sorted) => (Some(sorted), None),
-            Err(e) => (None, Some(Err(e))),
+        let (mut sorted, mut failed) = match self.sort.finish() {
+            Ok(sorted) => (Some(sorted.peekable()), None),
+            Err(e) => (None, Some(e)),
         };
-        failed
-            .into_iter()
-            .chain(sorted.into_iter().flatten().filter_map(move |walked| {
-                let walked = match walked {
-                    Ok(walked) => walked,
-                    Err(e) => return Some(Err(e)),
-                };
-                if last.as_deref() == Some(walked.rel.as_str()) {
-                    return None;
-                }
-                last = Some(walked.rel.clone());
-                let location = match walked.at {
-                    At::Root => Location::UnderRoot(Arc::clone(&root)),
-                    At::Bare => Location::UnderRoot(no_base()),
-                    At::Elsewhere(path) => Location::Elsewhere(path),
-                };
-                Some(Ok(FileEntry {
-                    location,
-                    rel: walked.rel,
-                    kind: walked.kind,
-                }))
+        std::iter::from_fn(move || {
+            if let Some(e) = failed.take() {
+                return Some(Err(e));
+            }
+            let sorted = sorted.as_mut()?;
+            let walked = match sorted.next()? {
+                Ok(walked) => walked,
+                Err(e) => return Some(Err(e)),
+            };
+            // The later ones walked at the same relative path are passed over.
+            while sorted
+                .next_if(|next| matches!(next, Ok(n) if n.rel == walked.rel))
+                .is_some()
+            {}
+            let location = match walked.at {
+                At::Root => Location::UnderRoot(Arc::clone(&root)),
+                At::Bare => Location::UnderRoot(no_base()),
+                At::Elsewhere(path) => Location::Elsewhere(path),
+            };
+            Some(Ok(FileEntry {
+                location,
+                rel: walked.rel,
+                kind: walked.kind,
             }))
+        })
     }
 }
 

@@ -251,20 +251,15 @@ fn judge_root(
     if ranked[0].1 == ranked[1].1 {
         return;
     }
-    let majority = format!("{:012}", ranked[0].0);
+    let item = (
+        format!("{:012}", ranked[0].0),
+        crate::locate::kustomize::shown_dir(root).to_string(),
+    );
     for (_, _, files) in ranked.iter().skip(1) {
         for &index in files {
             let list = out.entry(index).or_default();
-            let item = (
-                majority.clone(),
-                if root.is_empty() {
-                    ".".into()
-                } else {
-                    root.to_string()
-                },
-            );
             if !list.contains(&item) {
-                list.push(item);
+                list.push(item.clone());
             }
         }
     }

@@ -286,7 +286,7 @@ fn judge_root(root: &str, facts: RootFacts, out: &mut Vec<IrsaIssue>) {
     if facts.indirect {
         return;
     }
-    let shown_root = if root.is_empty() { "." } else { root };
+    let shown_root = super::kustomize::shown_dir(root);
     let issue = |kind, (namespace, name): &Key, (path, site): &(Arc<str>, usize)| IrsaIssue {
         path: path.to_string(),
         site: *site,

@@ -376,20 +376,14 @@ impl GraphBuilder {
             }
         }
         let mut parents = TableWriter::new("the kustomize graph");
-        let mut current: Option<(String, Vec<Arc<str>>)> = None;
-        for included in self.included.finish()? {
+        let mut dirs = Vec::new();
+        let mut sorted = self.included.finish()?.peekable();
+        while let Some(included) = sorted.next() {
             let IncludedBy { path, dir } = included?;
-            match &mut current {
-                Some((at, dirs)) if *at == path => dirs.push(dir),
-                _ => {
-                    if let Some((at, dirs)) = current.replace((path, vec![dir])) {
-                        parents.push(&at, &Includers(dirs.into()));
-                    }
-                }
+            dirs.push(dir);
+            if ends_group(&mut sorted, |next| next.path == path) {
+                parents.push(&path, &Includers(std::mem::take(&mut dirs).into()));
             }
-        }
-        if let Some((at, dirs)) = current {
-            parents.push(&at, &Includers(dirs.into()));
         }
         Ok(Graph {
             by_dir: by_dir.finish()?,
@@ -523,6 +517,15 @@ pub fn render(name: &str, chain: &[Arc<Kustomization>]) -> Rendered {
 
 fn is_remote(path: &str) -> bool {
     path.contains("://") || path.starts_with("github.com/") || path.starts_with("git@")
+}
+
+/// A kustomization directory as reports name it: the root's is `.`.
+pub fn shown_dir(dir: &str) -> &str {
+    if dir.is_empty() {
+        "."
+    } else {
+        dir
+    }
 }
 
 pub fn parent_dir(rel: &str) -> String {
