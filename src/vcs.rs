@@ -20,6 +20,8 @@ pub enum VcsError {
     BranchExists(String),
     #[error("branch {0:?} is checked out: manifix never moves the checked-out branch (choose another name)")]
     CheckedOut(String),
+    #[error("branch {branch:?} is checked out in the worktree at {worktree}: manifix never moves a checked-out branch (choose another name)")]
+    CheckedOutElsewhere { branch: String, worktree: String },
     #[error("{0:?} is not a valid branch name")]
     BadBranchName(String),
     #[error("--author {0:?}: expected \"Name <email>\"")]
@@ -245,10 +247,63 @@ pub fn check_branch(repo: &Repository, branch: &str, force: bool) -> Result<(), 
     if checked_out.as_deref() == Some(refname.as_str()) {
         return Err(VcsError::CheckedOut(branch.to_string()));
     }
+    if let Some(worktree) = other_worktree_with(repo, &refname) {
+        return Err(VcsError::CheckedOutElsewhere {
+            branch: branch.to_string(),
+            worktree: crate::emit::escape::quote_path(&worktree.display().to_string()).into_owned(),
+        });
+    }
     if !force && repo.find_reference(&refname).is_ok() {
         return Err(VcsError::BranchExists(branch.to_string()));
     }
     Ok(())
+}
+
+/// The top of another worktree of the repository whose HEAD is `refname`, as `git branch -f`
+/// refuses: the main worktree (seen from a linked one) and every linked worktree, even one whose
+/// directory is gone but not pruned, since git still counts it.
+fn other_worktree_with(repo: &Repository, refname: &str) -> Option<PathBuf> {
+    let here = repo.path().canonicalize().ok();
+    let is_here = |git_dir: &Path| git_dir.canonicalize().ok() == here;
+    let common = repo.commondir();
+    if !is_here(common) {
+        if let Ok(main) = Repository::open(common) {
+            if !main.is_bare() && head_target(&main).as_deref() == Some(refname) {
+                return Some(main.workdir().unwrap_or(common).to_path_buf());
+            }
+        }
+    }
+    let names = repo.worktrees().ok()?;
+    for name in names.iter().flatten().flatten() {
+        let git_dir = common.join("worktrees").join(name);
+        if is_here(&git_dir) {
+            continue;
+        }
+        let Ok(worktree) = repo.find_worktree(name) else {
+            continue;
+        };
+        let head = Repository::open_from_worktree(&worktree)
+            .ok()
+            .and_then(|r| head_target(&r))
+            .or_else(|| {
+                let text = std::fs::read_to_string(git_dir.join("HEAD")).ok()?;
+                text.strip_prefix("ref: ").map(|t| t.trim_end().to_string())
+            });
+        if head.as_deref() == Some(refname) {
+            return Some(worktree.path().to_path_buf());
+        }
+    }
+    None
+}
+
+/// The branch a repository's HEAD names, when it names one.
+fn head_target(repo: &Repository) -> Option<String> {
+    repo.find_reference("HEAD")
+        .ok()?
+        .symbolic_target()
+        .ok()
+        .flatten()
+        .map(str::to_string)
 }
 
 /// Pushes `branch` to `remote`; a rejection is reported in the remote's own words.
@@ -263,6 +318,12 @@ pub fn push(repo: &Repository, remote: &str, branch: &str, force: bool) -> Resul
         .unwrap_or_else(|_| remote.to_string());
     if is_local_url(&url) {
         return push_with_receive_pack(repo, remote, &shown, branch, force);
+    }
+    if crate::resolve::git::offline() {
+        return Err(VcsError::Push {
+            remote: shown,
+            message: format!("not pushed: {}", crate::resolve::git::OFFLINE_REASON),
+        });
     }
     // Declared before the callbacks that borrow them, so they outlive them.
     let rejected: RefCell<Vec<String>> = RefCell::new(Vec::new());
