@@ -235,9 +235,10 @@ fn load(entry: FileEntry, keep_prefixes: &[String], spill: &Spill) -> Loaded {
             line,
             column,
             message: format!(
-                "duplicate key `{}` (first at line {}): kubectl rejects this file, and which value counts is unclear; not checked or fixed",
+                "duplicate key `{}` (first at line {}){}: kubectl rejects this file, and which value counts is unclear; not checked or fixed",
                 dup.value,
-                lines.line_col(first.span.start).0
+                lines.line_col(first.span.start).0,
+                crate::yaml::model::alias_note(&text, first, dup)
             ),
         });
     }

@@ -137,6 +137,9 @@ pub struct Comment {
 pub struct ParsedFile {
     pub documents: Vec<Document>,
     pub comments: Vec<Comment>,
+    /// The first key a mapping names twice once its alias keys (`? *x`) are read as what they
+    /// stand for, as kubectl reads them; the alias is shown as a scalar at the alias.
+    pub alias_duplicate: Option<(Scalar, Scalar)>,
 }
 
 impl ParsedFile {
@@ -165,8 +168,20 @@ impl ParsedFile {
     /// The first mapping key (in stream order) written twice in one mapping, with its first
     /// occurrence. Keys compare by decoded text, as kubectl's reader does (it rejects `a:`
     /// twice, and even `1:` beside `"1":`); which of the two values a consumer uses is
-    /// anybody's guess.
+    /// anybody's guess. Alias keys count as the value they stand for (`a: &x k`, `? *x`,
+    /// `k: v` names `k` twice); the one shown for an alias spans the alias.
     pub fn duplicate_key(&self) -> Option<(&Scalar, &Scalar)> {
+        let plain = self.plain_duplicate_key();
+        match (&self.alias_duplicate, plain) {
+            (Some((first, dup)), Some((_, d))) if dup.span.start < d.span.start => {
+                Some((first, dup))
+            }
+            (Some((first, dup)), None) => Some((first, dup)),
+            (_, plain) => plain,
+        }
+    }
+
+    fn plain_duplicate_key(&self) -> Option<(&Scalar, &Scalar)> {
         let mut found: Option<(&Scalar, &Scalar)> = None;
         let mut stack: Vec<&Node> = self.documents.iter().map(|d| &d.root).collect();
         while let Some(node) = stack.pop() {
@@ -202,6 +217,22 @@ impl ParsedFile {
             }
         }
         found
+    }
+}
+
+/// How a duplicate found through an alias came about, for its message: `` (`*x` stands for
+/// it)`` when one of the two keys is an alias; empty otherwise.
+pub fn alias_note(text: &str, first: &Scalar, dup: &Scalar) -> String {
+    let alias = [first, dup]
+        .into_iter()
+        .filter_map(|s| text.get(s.span.clone()))
+        .find(|t| t.starts_with('*'));
+    match alias {
+        Some(name) => format!(
+            " (`{}` is an alias, read as the value it stands for)",
+            crate::emit::escape::control(name)
+        ),
+        None => String::new(),
     }
 }
 

@@ -148,8 +148,24 @@ fn tree(text: &str, comments: bool) -> Result<ParsedFile, YamlError> {
 pub type Events<'a> = Vec<(Sig<'a>, std::ops::Range<usize>)>;
 
 enum Open {
-    Mapping(Vec<(Node, Node)>, Option<Node>),
+    /// Entries, the key waiting for its value, and the keys that are aliases.
+    Mapping(Vec<(Node, Node)>, Option<Node>, Vec<AliasKey>),
     Sequence(Vec<Node>),
+}
+
+/// What an anchor names, as a mapping key compares it.
+#[derive(Clone)]
+enum Anchored {
+    Scalar(Scalar),
+    /// A mapping or sequence, by anchor id: two aliases of it are the same key.
+    Collection(usize),
+}
+
+/// A mapping key written as an alias (`? *x`): which entry, what it stands for, where it is.
+struct AliasKey {
+    entry: usize,
+    target: Option<Anchored>,
+    at: std::ops::Range<usize>,
 }
 
 #[derive(Default)]
@@ -159,6 +175,9 @@ struct TreeBuilder {
     stack: Vec<Open>,
     root: Option<Node>,
     scalars_seen: usize,
+    /// Anchored nodes by anchor id (anchors are few; only they are kept).
+    anchors: std::collections::HashMap<usize, Anchored>,
+    alias_duplicate: Option<(Scalar, Scalar)>,
 }
 
 impl TreeBuilder {
@@ -166,6 +185,69 @@ impl TreeBuilder {
         ParsedFile {
             documents: self.documents,
             comments: self.comments,
+            alias_duplicate: self.alias_duplicate,
+        }
+    }
+
+    /// A mapping with alias keys, as it closes: the first key that, aliases resolved, another
+    /// key of it already names. (Keys without aliases are compared by `duplicate_key`.)
+    fn check_alias_keys(&mut self, entries: &[(Node, Node)], aliases: &[AliasKey]) {
+        // The text (or collection) each key names, and how to show it.
+        let key_of = |i: usize| -> Option<(Anchored, Scalar)> {
+            if let Some(alias) = aliases.iter().find(|a| a.entry == i) {
+                return match alias.target.clone()? {
+                    Anchored::Scalar(s) => Some((
+                        Anchored::Scalar(s.clone()),
+                        Scalar {
+                            span: alias.at.clone(),
+                            ..s
+                        },
+                    )),
+                    Anchored::Collection(id) => Some((
+                        Anchored::Collection(id),
+                        Scalar {
+                            value: format!("*{id}"),
+                            style: Style::Plain,
+                            span: alias.at.clone(),
+                            ordinal: usize::MAX,
+                            tagged: false,
+                        },
+                    )),
+                };
+            }
+            let s = entries.get(i)?.0.as_scalar()?;
+            Some((Anchored::Scalar(s.clone()), s.clone()))
+        };
+        let same = |a: &Anchored, b: &Anchored| match (a, b) {
+            (Anchored::Scalar(x), Anchored::Scalar(y)) => !x.value.is_empty() && x.value == y.value,
+            (Anchored::Collection(x), Anchored::Collection(y)) => x == y,
+            _ => false,
+        };
+        for alias in aliases {
+            let Some((this, shown)) = key_of(alias.entry) else {
+                continue;
+            };
+            for other in (0..entries.len()).filter(|&j| j != alias.entry) {
+                let Some((that, other_shown)) = key_of(other) else {
+                    continue;
+                };
+                if !same(&this, &that) {
+                    continue;
+                }
+                let (first, dup) = if other < alias.entry {
+                    (other_shown, shown.clone())
+                } else {
+                    (shown.clone(), other_shown)
+                };
+                if self
+                    .alias_duplicate
+                    .as_ref()
+                    .is_none_or(|(_, d)| dup.span.start < d.span.start)
+                {
+                    self.alias_duplicate = Some((first, dup));
+                }
+                break;
+            }
         }
     }
 
@@ -177,18 +259,34 @@ impl TreeBuilder {
                 let index = self.documents.len();
                 self.documents.push(Document { index, root });
             }
-            Sig::MapStart(..) => self.stack.push(Open::Mapping(Vec::new(), None)),
-            Sig::SeqStart(..) => self.stack.push(Open::Sequence(Vec::new())),
+            Sig::MapStart(_, anchor, _) | Sig::SeqStart(_, anchor, _) => {
+                if anchor != 0 {
+                    self.anchors.insert(anchor, Anchored::Collection(anchor));
+                }
+                self.stack.push(if matches!(sig, Sig::MapStart(..)) {
+                    Open::Mapping(Vec::new(), None, Vec::new())
+                } else {
+                    Open::Sequence(Vec::new())
+                });
+            }
             Sig::MapEnd | Sig::SeqEnd => {
                 let node = match self.stack.pop() {
-                    Some(Open::Mapping(entries, _)) => Node::Mapping(entries),
+                    Some(Open::Mapping(entries, _, aliases)) => {
+                        if !aliases.is_empty() {
+                            self.check_alias_keys(&entries, &aliases);
+                        }
+                        Node::Mapping(entries)
+                    }
                     Some(Open::Sequence(items)) => Node::Sequence(items),
                     None => return,
                 };
                 self.add(node);
             }
             Sig::Scalar {
-                value, style, tag, ..
+                value,
+                style,
+                tag,
+                anchor,
             } => {
                 // The parser reports an empty node (`key:`) as `~`; the model holds what the
                 // source says, an empty plain scalar, as the YAML test suite does.
@@ -205,9 +303,23 @@ impl TreeBuilder {
                     tagged: tag.is_some(),
                 };
                 self.scalars_seen += 1;
+                if anchor != 0 {
+                    self.anchors
+                        .insert(anchor, Anchored::Scalar(scalar.clone()));
+                }
                 self.add(Node::Scalar(scalar));
             }
-            Sig::Alias(_) => self.add(Node::Alias),
+            Sig::Alias(id) => {
+                let target = self.anchors.get(&id).cloned();
+                if let Some(Open::Mapping(entries, None, aliases)) = self.stack.last_mut() {
+                    aliases.push(AliasKey {
+                        entry: entries.len(),
+                        target,
+                        at: range,
+                    });
+                }
+                self.add(Node::Alias)
+            }
             Sig::UnresolvedAlias(_) => self.add(Node::Alias),
             Sig::Anchor(_) => {}
             Sig::Comment(text) => self.comments.push(Comment {
@@ -220,7 +332,7 @@ impl TreeBuilder {
     fn add(&mut self, node: Node) {
         match self.stack.last_mut() {
             Some(Open::Sequence(items)) => items.push(node),
-            Some(Open::Mapping(entries, pending_key)) => match pending_key.take() {
+            Some(Open::Mapping(entries, pending_key, _)) => match pending_key.take() {
                 Some(key) => entries.push((key, node)),
                 None => *pending_key = Some(node),
             },
