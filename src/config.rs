@@ -123,12 +123,14 @@ pub fn is_account_id(text: &str) -> bool {
 pub enum ConfigError {
     #[error("{path}: {message}")]
     Invalid { path: String, message: String },
-    #[error("{path}: cannot read: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    /// Too large, not UTF-8, or unreadable, as `crate::fsio::read_named` says.
+    #[error("{0}")]
+    Unread(String),
 }
+
+/// No `manifix.yaml` is larger: a bigger one (a repository's own may be hostile) is refused
+/// unread.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 impl Config {
     /// Reads `manifix.yaml` in `root` if it is there; a missing file means defaults.
@@ -142,10 +144,8 @@ impl Config {
 
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: shown.clone(),
-            source,
-        })?;
+        let text = crate::fsio::read_named_text(path, MAX_CONFIG_BYTES, "config")
+            .map_err(ConfigError::Unread)?;
         Self::parse(&text, &shown)
     }
 

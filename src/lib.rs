@@ -13,6 +13,7 @@ pub(crate) mod external;
 pub mod finding;
 pub mod fix;
 pub(crate) mod form;
+pub mod fsio;
 pub mod locate;
 pub mod recipe;
 pub mod registry;

@@ -127,11 +127,12 @@ impl Report {
     /// A report left by an earlier run, if the file exists; it must be from the same kind of
     /// run, or resuming from it would mix two migrations.
     pub fn resume(path: &Path, key: &RunKey) -> Result<Option<Report>, String> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("--report {}: cannot read: {e}", path.display())),
-        };
+        // A report of many thousand repositories is a few megabytes.
+        const MAX_REPORT_BYTES: u64 = 256 << 20;
+        if !path.exists() && path.symlink_metadata().is_err() {
+            return Ok(None);
+        }
+        let text = crate::fsio::read_named_text(path, MAX_REPORT_BYTES, "--report")?;
         let report: Report = serde_json::from_str(&text).map_err(|e| {
             format!(
                 "--report {}: not a manifix bulk report ({e}); give another file, this one is left as it is",

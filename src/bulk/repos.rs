@@ -34,12 +34,10 @@ pub fn from_arg(arg: &Path) -> Result<Vec<RepoSpec>, String> {
         }
         return Ok(out);
     }
-    let text = std::fs::read_to_string(arg).map_err(|e| {
-        format!(
-            "--repos {}: cannot read ({e}); give a list file or a directory",
-            arg.display()
-        )
-    })?;
+    // A list of a hundred thousand URLs fits many times over.
+    const MAX_LIST_BYTES: u64 = 16 << 20;
+    let text = crate::fsio::read_named_text(arg, MAX_LIST_BYTES, "--repos")
+        .map_err(|e| format!("{e}; give a list file or a directory"))?;
     let base = arg.parent().unwrap_or(Path::new(""));
     parse_list(&text, base, &arg.display().to_string())
 }

@@ -98,6 +98,8 @@ pub struct Recipe {
 impl Recipe {
     /// A built-in by name, or a recipe file by path, with `--set NAME=VALUE` parameters.
     pub fn load(spec: &str, sets: &[String]) -> Result<Recipe, RecipeError> {
+        /// No recipe is larger; `--recipe /dev/urandom` is refused, not read to the end.
+        const MAX_RECIPE_BYTES: u64 = 1 << 20;
         let looks_like_path = spec.contains('/')
             || spec.contains(std::path::MAIN_SEPARATOR)
             || spec.ends_with(".yaml")
@@ -116,8 +118,8 @@ impl Recipe {
             )));
         }
         let path = Path::new(spec);
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| RecipeError::plain(format!("{spec}: cannot read recipe: {e}")))?;
+        let text = crate::fsio::read_named_text(path, MAX_RECIPE_BYTES, "recipe")
+            .map_err(RecipeError::plain)?;
         Self::parse(&text, spec, spec, sets)
     }
 
