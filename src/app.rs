@@ -34,6 +34,16 @@ pub enum AppError {
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, AppError> {
     let paint_out = paint(cli.color, io::stdout().is_terminal());
     let paint_err = paint(cli.color, io::stderr().is_terminal());
+    // Before any thread starts: libgit2's timeouts are process-wide C globals.
+    let offline = match &cli.command {
+        Command::Check(args) => Some(args.common.offline),
+        Command::Fix(args) => Some(args.common.offline),
+        Command::Bulk(args) => Some(args.offline),
+        _ => None,
+    };
+    if let Some(warning) = offline.and_then(crate::resolve::git::configure_network) {
+        writeln!(err, "{}: {warning}", paint_err.wrap("33", "warning"))?;
+    }
     match cli.command {
         Command::Check(args) => check(args, out, err, paint_out, paint_err),
         Command::Fix(args) => fix(args, out, err, paint_out, paint_err),

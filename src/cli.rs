@@ -91,6 +91,11 @@ pub struct Common {
     /// credential chain, the region of each image's host, and AWS_ENDPOINT_URL if set
     #[arg(long)]
     pub registry: bool,
+
+    /// No network at all: sources that are URLs and registry checks are reported unresolved
+    /// ("--offline"), and nothing is pushed to a URL; local repositories still resolve
+    #[arg(long)]
+    pub offline: bool,
 }
 
 #[derive(Debug, Args)]
@@ -243,4 +248,9 @@ pub struct BulkArgs {
     /// No progress line, even on a terminal
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// No network at all: clone URLs are reported failed ("--offline") without being cloned
+    /// or fetched, sources that are URLs are unresolved, and nothing is pushed to a URL
+    #[arg(long)]
+    pub offline: bool,
 }

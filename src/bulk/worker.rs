@@ -62,10 +62,15 @@ pub fn process(spec: &RepoSpec, job: &Job) -> Outcome {
 }
 
 fn work(spec: &RepoSpec, job: &Job, diff: &mut String) -> Result<RepoRecord, String> {
-    let (path, cloned) = match &spec.location {
-        Location::Local(p) if p.is_dir() => (p.clone(), false),
+    // A clone stays locked until this repository is done: another bulk run sharing the cache
+    // waits rather than fetch into it while it is read and committed to.
+    let (path, cloned, _entry) = match &spec.location {
+        Location::Local(p) if p.is_dir() => (p.clone(), false, None),
         Location::Local(p) => return Err(format!("{}: no such directory", p.display())),
-        Location::Url(url) => (cache::ensure(url, &job.cache)?, true),
+        Location::Url(url) => {
+            let entry = cache::ensure(url, &job.cache)?;
+            (entry.dir.clone(), true, Some(entry))
+        }
     };
     // Branches are built from HEAD, and a clone has no working tree: both run over a snapshot
     // of HEAD. Dry runs and writes of a local repository see its working tree, like `fix`.

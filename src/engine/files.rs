@@ -285,7 +285,7 @@ mod tests {
     fn file(base: &Arc<Path>, walked: &Path, rel: &str, spill: &Spill) -> Analyzed {
         Analyzed {
             entry: FileEntry::new(base, walked, rel.into(), FileKind::Yaml),
-            relevant: rel.len() % 2 == 0,
+            relevant: rel.len().is_multiple_of(2),
             hash: (rel.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
             comments: vec![Comment {
                 text: format!(" manifix: ignore[mutable-tag] {rel}"),

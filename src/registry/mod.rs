@@ -136,6 +136,9 @@ pub trait Registry: Sync {
 /// The registry client for this build: ECR through the AWS SDK's standard credential chain,
 /// region from each image's host, `AWS_ENDPOINT_URL` honoured.
 pub fn connect() -> Result<Box<dyn Registry>, String> {
+    if crate::resolve::git::offline() {
+        return Ok(Box::new(Offline));
+    }
     #[cfg(feature = "ecr")]
     {
         ecr::Ecr::connect().map(|c| Box::new(c) as Box<dyn Registry>)
@@ -143,6 +146,16 @@ pub fn connect() -> Result<Box<dyn Registry>, String> {
     #[cfg(not(feature = "ecr"))]
     {
         Err("this manifix was built without the `ecr` feature: rebuild with default features to check registries".into())
+    }
+}
+
+/// The registry under `--offline`: every question is left unanswered, with that reason, so
+/// what needed it is reported as not checked (never as missing) and no request is made.
+struct Offline;
+
+impl Registry for Offline {
+    fn tags_present(&self, _: &EcrRepo, _: &[String]) -> Result<Option<BTreeSet<String>>, String> {
+        Err("--offline (the registry needs the network)".into())
     }
 }
 
