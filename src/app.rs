@@ -4,12 +4,12 @@
 use crate::cli::{CheckArgs, Cli, ColorChoice, Command, Common, FixArgs, Format};
 use crate::emit::{self, Paint};
 use crate::engine::{analyze, Run, RunError, RunOptions};
-use crate::fix::{plan_fixes, write_file};
+use crate::fix::{plan_fixes, write_file_with};
 use crate::recipe::{Recipe, RecipeError};
 use crate::resolve::Origin;
 use crate::rules;
 use std::io::{self, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub const EXIT_CLEAN: u8 = 0;
 pub const EXIT_FINDINGS: u8 = 1;
@@ -149,7 +149,14 @@ pub(crate) fn options(common: &Common) -> Result<RunOptions, AppError> {
         recipe,
         registry: common.registry,
         require_image: false,
+        steering: recipe_file(common.recipe.as_deref()).into_iter().collect(),
     })
+}
+
+/// The recipe file `--recipe` names, when it names a file rather than a built-in.
+fn recipe_file(spec: Option<&str>) -> Option<PathBuf> {
+    let path = Path::new(spec?);
+    path.is_file().then(|| path.to_path_buf())
 }
 
 /// Errors, skipped files and how the target account was chosen, on stderr.
@@ -169,19 +176,26 @@ pub(crate) fn report_side_notes(
         writeln!(
             err,
             "{}: {}: temporary file of a manifix fix that was interrupted (process {} is gone); the next `manifix fix` removes it",
-            left.path,
+            emit::escape::quote_path(&left.path),
             paint.wrap("33", "warning"),
             left.pid
         )?;
     }
+    // What the repository and its sources say is shown with its control characters escaped.
     for e in &run.source_errors {
-        writeln!(err, "{}: {e}", paint.wrap("31", "error"))?;
+        let e = e.to_string();
+        writeln!(
+            err,
+            "{}: {}",
+            paint.wrap("31", "error"),
+            emit::escape::control(&e)
+        )?;
     }
     for note in &run.registry_notes {
-        writeln!(err, "note: {note}")?;
+        writeln!(err, "note: {}", emit::escape::control(&note.to_string()))?;
     }
     for note in &targets.inferred {
-        writeln!(err, "{note}")?;
+        writeln!(err, "{}", emit::escape::control(&note.to_string()))?;
     }
     Ok(())
 }
@@ -319,14 +333,15 @@ fn remove_leftovers(run: &mut Run, err: &mut dyn Write, paint: Paint) -> io::Res
             Ok(()) => writeln!(
                 err,
                 "note: removed {}, a temporary file of a manifix fix that was interrupted (process {})",
-                left.path, left.pid
+                emit::escape::quote_path(&left.path),
+                left.pid
             )?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => {
                 writeln!(
                     err,
                     "{}: {}: cannot remove this temporary file of an interrupted manifix fix: {e}",
-                    left.path,
+                    emit::escape::quote_path(&left.path),
                     paint.wrap("31", "error")
                 )?;
                 kept.push(left);
@@ -376,8 +391,13 @@ fn fix(
                     .collect();
                 let diff = emit::diff::unified(&file.path, &file.old, &file.new, paint_out, &notes);
                 write!(out, "{diff}")?;
-            } else if let Err(e) = write_file(file) {
-                writeln!(err, "{}: {e}", paint_err.wrap("31", "error"))?;
+            } else if let Err(e) = write_file_with(file, args.break_hardlinks) {
+                writeln!(
+                    err,
+                    "{}: {}",
+                    paint_err.wrap("31", "error"),
+                    emit::escape::control(&e.to_string())
+                )?;
                 write_failures += 1;
                 unwritten_fixes += file.fixed.len();
             }

@@ -32,6 +32,13 @@ pub fn fix_on_branch(
         .iter()
         .map(|p| map_into(&real_root, &snapshot.root, p))
         .collect();
+    // The files that steer the run are passed over where they lie in the snapshot.
+    opts.steering = user_opts
+        .steering
+        .iter()
+        .chain(&user_opts.config_path)
+        .map(|p| map_into(&real_root, &snapshot.root, p))
+        .collect();
     opts.source_base = Some(match &user_opts.config_path {
         Some(p) => p.parent().map(Path::to_path_buf).unwrap_or_default(),
         None => real_root.clone(),
@@ -55,13 +62,13 @@ pub fn fix_on_branch(
     }
 
     // The user's uncommitted edits are not in the commit; say so where they touch its files.
-    let differing: Vec<&str> = plan
+    let differing: Vec<String> = plan
         .files
         .iter()
         .filter(|f| {
             std::fs::read(real_root.join(&f.path)).ok().as_deref() != Some(f.old.as_bytes())
         })
-        .map(|f| f.path.as_str())
+        .map(|f| emit::escape::quote_path(&f.path).into_owned())
         .collect();
     if !differing.is_empty() {
         writeln!(
@@ -89,7 +96,7 @@ pub fn fix_on_branch(
         &sha[..7],
         emit::text::plural(plan.fixes(), "fix", "fixes"),
         emit::text::plural(plan.files.len(), "file", "files"),
-        message.lines().next().unwrap_or("")
+        emit::escape::control(message.lines().next().unwrap_or(""))
     )?;
 
     if let Some(path) = &args.pr_body {
@@ -136,7 +143,14 @@ pub fn fix_on_branch(
         match vcs::push(&repo, remote, &branch, args.force) {
             Ok(()) => writeln!(out, "pushed {branch} to {remote}")?,
             Err(e) => {
-                writeln!(err, "{}: {e}", paint.wrap("31", "error"))?;
+                // The remote's own words, one per line, but driving no terminal.
+                let e = e.to_string();
+                writeln!(
+                    err,
+                    "{}: {}",
+                    paint.wrap("31", "error"),
+                    emit::escape::control_but_lines(&e)
+                )?;
                 status = EXIT_ERROR;
             }
         }

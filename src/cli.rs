@@ -165,6 +165,12 @@ pub struct FixArgs {
     #[arg(long, requires = "branch")]
     pub force: bool,
 
+    /// Also write files that have other names (hard links): the fixed file replaces this
+    /// name only, splitting it from the others (without this flag such files are left alone
+    /// and reported)
+    #[arg(long, conflicts_with = "branch")]
+    pub break_hardlinks: bool,
+
     /// With --branch: author and committer, "Name <email>" (default: git config user)
     #[arg(long, value_name = "NAME <EMAIL>", requires = "branch")]
     pub author: Option<String>,

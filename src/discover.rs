@@ -3,6 +3,7 @@
 
 use crate::external::{ExternalSort, Order, Record};
 use crate::form::{Reader, Writer};
+use crate::fsio::Seen;
 use ignore::{WalkBuilder, WalkState};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,8 @@ pub struct FileEntry {
     /// Relative to the run's root, `/`-separated: what users see.
     pub rel: String,
     pub kind: FileKind,
+    /// What the walk saw of it, to open it again safely (`crate::fsio`).
+    pub seen: Seen,
 }
 
 /// Where a file is on disk. Almost always the root joined with the file's relative path,
@@ -37,8 +40,20 @@ enum Location {
 }
 
 impl FileEntry {
-    /// The entry of the file walked at `path`, whose path relative to `root` is `rel`.
+    /// The entry of a file at `path` that the user named whole, whose path relative to
+    /// `root` is `rel`.
     pub fn new(root: &Arc<Path>, path: &Path, rel: String, kind: FileKind) -> FileEntry {
+        FileEntry::walked(root, path, rel, kind, Seen::named(path))
+    }
+
+    /// The entry of the file walked at `path`, whose path relative to `root` is `rel`.
+    pub fn walked(
+        root: &Arc<Path>,
+        path: &Path,
+        rel: String,
+        kind: FileKind,
+        seen: Seen,
+    ) -> FileEntry {
         let location = if root.join(&rel).as_os_str() == path.as_os_str() {
             Location::UnderRoot(Arc::clone(root))
         } else if Path::new(&rel).as_os_str() == path.as_os_str() {
@@ -51,6 +66,7 @@ impl FileEntry {
             location,
             rel,
             kind,
+            seen,
         }
     }
 
@@ -88,6 +104,7 @@ impl FileEntry {
         }
         w.text(&self.rel);
         write_kind(w, self.kind);
+        write_seen(w, self.seen);
         true
     }
 
@@ -100,10 +117,12 @@ impl FileEntry {
         };
         let rel = r.text()?;
         let kind = read_kind(r)?;
+        let seen = read_seen(r)?;
         Some(FileEntry {
             location,
             rel,
             kind,
+            seen,
         })
     }
 }
@@ -112,10 +131,14 @@ impl FileEntry {
 pub struct Skipped {
     pub rel: String,
     pub reason: String,
+    /// Whether it is worth a warning (a file passed over as it should be is not).
+    pub warning: bool,
 }
 
 #[derive(Default)]
 pub struct Discovered {
+    /// Directories that could not be read: nothing in them was checked.
+    pub errors: Vec<Skipped>,
     /// Sorted by relative path as they are found, on disk: a monorepo's list of files is
     /// never held in memory whole.
     pub files: WalkedFiles,
@@ -157,6 +180,18 @@ fn write_kind(w: &mut Writer, kind: FileKind) {
         FileKind::Yaml => 0,
         FileKind::Terraform => 1,
     });
+}
+
+fn write_seen(w: &mut Writer, seen: Seen) {
+    w.number(seen.named_len as usize);
+    w.word(seen.ino);
+}
+
+fn read_seen(r: &mut Reader) -> Option<Seen> {
+    Some(Seen {
+        named_len: r.number_u32()?,
+        ino: r.word()?,
+    })
 }
 
 fn read_kind(r: &mut Reader) -> Option<FileKind> {
@@ -207,6 +242,7 @@ impl WalkedFiles {
             at,
             rel: entry.rel,
             kind: entry.kind,
+            seen: entry.seen,
         });
     }
 
@@ -241,6 +277,7 @@ impl WalkedFiles {
                 location,
                 rel: walked.rel,
                 kind: walked.kind,
+                seen: walked.seen,
             }))
         })
     }
@@ -251,6 +288,7 @@ struct Walked {
     at: At,
     rel: String,
     kind: FileKind,
+    seen: Seen,
 }
 
 enum At {
@@ -275,6 +313,7 @@ impl Record for Walked {
         }
         w.text(&self.rel);
         write_kind(w, self.kind);
+        write_seen(w, self.seen);
     }
 
     fn decode(r: &mut Reader) -> Option<Walked> {
@@ -286,7 +325,13 @@ impl Record for Walked {
         };
         let rel = r.text()?;
         let kind = read_kind(r)?;
-        Some(Walked { at, rel, kind })
+        let seen = read_seen(r)?;
+        Some(Walked {
+            at,
+            rel,
+            kind,
+            seen,
+        })
     }
 
     fn weight(&self) -> usize {
@@ -313,12 +358,13 @@ pub fn kind_of(path: &Path) -> Option<FileKind> {
     }
 }
 
-/// `root`-relative display form of `path`.
+/// `root`-relative display form of `path`. A name that is not UTF-8 shows its other bytes
+/// as octal escapes (`bad\\377.yaml`), as git shows them: two such names never look alike.
 pub fn relative(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
     let text = rel
         .components()
-        .map(|c| c.as_os_str().to_string_lossy())
+        .map(|c| lossless(c.as_os_str()))
         .collect::<Vec<_>>()
         .join("/");
     if text.is_empty() {
@@ -328,8 +374,76 @@ pub fn relative(root: &Path, path: &Path) -> String {
     }
 }
 
-/// Walks `paths` (files or directories) below `root`.
-pub fn discover(root: &Path, paths: &[PathBuf]) -> Result<Discovered, DiscoverError> {
+/// A name as text: as it is when it is UTF-8, else with each byte that is not shown as `\ooo`.
+fn lossless(name: &std::ffi::OsStr) -> Cow<'_, str> {
+    if let Some(text) = name.to_str() {
+        return Cow::Borrowed(text);
+    }
+    let mut text = String::new();
+    for chunk in name.as_encoded_bytes().utf8_chunks() {
+        text.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            text.push_str(&format!("\\{byte:03o}"));
+        }
+    }
+    Cow::Owned(text)
+}
+
+/// A file the run reads for its instructions (its config, its recipe): never checked or
+/// edited by the run it steers, which would otherwise rewrite the recipe's own `from:`.
+#[derive(Debug, Clone)]
+pub struct Steering {
+    /// Where it really is.
+    pub real: PathBuf,
+    /// What it is, for the reason it is skipped: "the config", "the recipe".
+    pub what: &'static str,
+    /// Its inode (0 where there is none): a walked file with another is not it.
+    ino: u64,
+}
+
+impl Steering {
+    /// The steering file at `path`, when there is one.
+    pub fn at(path: &Path, what: &'static str) -> Option<Steering> {
+        let real = path.canonicalize().ok()?;
+        let meta = std::fs::metadata(&real).ok()?;
+        meta.is_file().then(|| Steering {
+            ino: inode(&meta),
+            real,
+            what,
+        })
+    }
+}
+
+/// The paths given, each once: a path inside (or the same as) a directory also given is
+/// walked with it, not again (`check . apps/../apps` reports each finding once). Where two
+/// name the same place, the first is kept; a path that cannot be resolved is kept, for the
+/// walk to report.
+fn distinct_paths(paths: &[PathBuf]) -> Vec<&PathBuf> {
+    let real: Vec<Option<PathBuf>> = paths.iter().map(|p| p.canonicalize().ok()).collect();
+    let is_dir: Vec<bool> = paths.iter().map(|p| p.is_dir()).collect();
+    paths
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| {
+            let Some(mine) = &real[i] else { return true };
+            !real.iter().enumerate().any(|(j, other)| {
+                let Some(other) = other else { return false };
+                j != i
+                    && is_dir[j]
+                    && (other == mine && j < i || other != mine && mine.starts_with(other))
+            })
+        })
+        .map(|(_, p)| p)
+        .collect()
+}
+
+/// Walks `paths` (files or directories) below `root`; `steering` are the files that steer
+/// the run, passed over.
+pub fn discover(
+    root: &Path,
+    paths: &[PathBuf],
+    steering: &[Steering],
+) -> Result<Discovered, DiscoverError> {
     let root_real = root.canonicalize().map_err(|e| DiscoverError {
         path: root.display().to_string(),
         message: format!("cannot open: {e}"),
@@ -339,12 +453,13 @@ pub fn discover(root: &Path, paths: &[PathBuf]) -> Result<Discovered, DiscoverEr
         real: &root_real,
         given: root,
         shared: &shared_root,
+        steering,
     };
     let mut out = Discovered {
         files: WalkedFiles::new(Arc::clone(&shared_root)),
         ..Discovered::default()
     };
-    for path in paths {
+    for path in distinct_paths(paths) {
         let meta = std::fs::symlink_metadata(path).map_err(|e| DiscoverError {
             path: path.display().to_string(),
             message: format!("cannot open: {e}"),
@@ -356,13 +471,22 @@ pub fn discover(root: &Path, paths: &[PathBuf]) -> Result<Discovered, DiscoverEr
             out.skipped.push(Skipped {
                 rel: relative(root, path),
                 reason: "path through a symlink that leads outside the root: not followed".into(),
+                warning: true,
             });
             continue;
         }
         if meta.is_file() || meta.file_type().is_symlink() && path.is_file() {
-            out.add(add_file(&roots, path, meta.file_type(), true));
+            // The user named the file's directory; the file itself is opened without
+            // following a link.
+            let named = path.parent().map_or(0, |p| p.as_os_str().len());
+            let seen = Seen {
+                named_len: u32::try_from(named).unwrap_or(u32::MAX),
+                ino: inode(&meta),
+            };
+            out.add(add_file(&roots, path, meta.file_type(), true, seen));
             continue;
         }
+        let named_len = u32::try_from(path.as_os_str().len()).unwrap_or(u32::MAX);
         // Walked on every core, each file going into the sort as it is found.
         let found = std::sync::Mutex::new(&mut out);
         WalkBuilder::new(path)
@@ -380,10 +504,7 @@ pub fn discover(root: &Path, paths: &[PathBuf]) -> Result<Discovered, DiscoverEr
             .run(|| {
                 Box::new(|entry| {
                     let added = match entry {
-                        Err(err) => Added::Skipped(Skipped {
-                            rel: path.display().to_string(),
-                            reason: format!("cannot read: {err}"),
-                        }),
+                        Err(err) => walk_error(root, path, &err),
                         Ok(entry) if entry.depth() > 0 && is_hidden(entry.file_name()) => {
                             match crate::fix::leftover_writer(entry.path()) {
                                 Some(pid) => Added::Leftover(
@@ -400,7 +521,13 @@ pub fn discover(root: &Path, paths: &[PathBuf]) -> Result<Discovered, DiscoverEr
                         }
                         // The type comes from the directory listing: no stat per file.
                         Ok(entry) => match entry.file_type().filter(|t| !t.is_dir()) {
-                            Some(file_type) => add_file(&roots, entry.path(), file_type, false),
+                            Some(file_type) => {
+                                let seen = Seen {
+                                    named_len,
+                                    ino: entry.ino().unwrap_or(0),
+                                };
+                                add_file(&roots, entry.path(), file_type, false, seen)
+                            }
                             None => Added::Nothing,
                         },
                     };
@@ -418,7 +545,59 @@ pub fn discover(root: &Path, paths: &[PathBuf]) -> Result<Discovered, DiscoverEr
     out.leftovers.sort_by(|a, b| a.0.rel.cmp(&b.0.rel));
     out.leftovers.dedup_by(|a, b| a.0.rel == b.0.rel);
     out.skipped.sort_by(|a, b| a.rel.cmp(&b.rel));
+    out.errors.sort_by(|a, b| a.rel.cmp(&b.rel));
     Ok(out)
+}
+
+/// A file's inode as its metadata gives it (0 where there is none).
+fn inode(meta: &std::fs::Metadata) -> u64 {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::MetadataExt::ino(meta)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        0
+    }
+}
+
+/// What an error of the walk below `path` is: a directory that cannot be read is an error
+/// of that directory (nothing in it was checked, which a CI gate must not pass as clean);
+/// an ignore file that cannot be read or parsed is a warning.
+fn walk_error(root: &Path, path: &Path, err: &ignore::Error) -> Added {
+    let at = error_path(err).unwrap_or(path);
+    let item = Skipped {
+        rel: relative(root, at),
+        reason: format!("cannot read: {err}"),
+        warning: true,
+    };
+    match err.io_error() {
+        Some(io) if !is_ignore_file(at) => Added::Error(Skipped {
+            reason: format!("cannot read this directory, so nothing in it was checked: {io}"),
+            ..item
+        }),
+        _ => Added::Skipped(item),
+    }
+}
+
+/// The path an error of the walk is about.
+fn error_path(err: &ignore::Error) -> Option<&Path> {
+    match err {
+        ignore::Error::WithPath { path, .. } => Some(path),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            error_path(err)
+        }
+        ignore::Error::Loop { child, .. } => Some(child),
+        ignore::Error::Partial(errs) => errs.iter().find_map(error_path),
+        _ => None,
+    }
+}
+
+/// `.gitignore` and its kin, which the walk reads to know what to pass over.
+fn is_ignore_file(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n == ".gitignore" || n == ".ignore" || n == ".git")
 }
 
 /// What the walk makes of one path.
@@ -427,6 +606,8 @@ enum Added {
     Skipped(Skipped),
     /// A temporary file a killed `manifix fix` left, with the process that made it.
     Leftover(FileEntry, u32),
+    /// A directory that cannot be read.
+    Error(Skipped),
     Nothing,
 }
 
@@ -436,6 +617,7 @@ impl Discovered {
             Added::File(entry) => self.files.push(entry),
             Added::Skipped(skipped) => self.skipped.push(skipped),
             Added::Leftover(entry, pid) => self.leftovers.push((entry, pid)),
+            Added::Error(error) => self.errors.push(error),
             Added::Nothing => {}
         }
     }
@@ -449,9 +631,17 @@ struct Roots<'a> {
     given: &'a Path,
     /// As given, shared by the entries of the files under it.
     shared: &'a Arc<Path>,
+    /// The files that steer the run.
+    steering: &'a [Steering],
 }
 
-fn add_file(roots: &Roots, path: &Path, file_type: std::fs::FileType, explicit: bool) -> Added {
+fn add_file(
+    roots: &Roots,
+    path: &Path,
+    file_type: std::fs::FileType,
+    explicit: bool,
+    seen: Seen,
+) -> Added {
     let rel = relative(roots.given, path);
     let kind = match kind_of(path) {
         Some(k) => k,
@@ -463,6 +653,7 @@ fn add_file(roots: &Roots, path: &Path, file_type: std::fs::FileType, explicit: 
         Added::Skipped(Skipped {
             rel: rel.clone(),
             reason: reason.into(),
+            warning: true,
         })
     };
     if file_type.is_symlink() {
@@ -481,11 +672,40 @@ fn add_file(roots: &Roots, path: &Path, file_type: std::fs::FileType, explicit: 
         // manifest either.
         return skipped("not a regular file (FIFO, socket or device): skipped");
     }
-    // The list of files keeps a path's bytes only on Unix (`Walked`).
-    if cfg!(not(unix)) && path.to_str().is_none() {
-        return skipped("its path is not valid Unicode: skipped");
+    // Findings, reports and commits name files by text: a name that has none is listed, by
+    // its bytes, rather than checked under a name that is not its own.
+    if path.to_str().is_none() {
+        return skipped(
+            "its name is not valid UTF-8: skipped (manifix reports, edits and commits UTF-8 paths; rename it to have it checked)",
+        );
     }
-    Added::File(FileEntry::new(roots.shared, path, rel, kind))
+    if let Some(steer) = steering_file(roots.steering, path, seen) {
+        return Added::Skipped(Skipped {
+            rel,
+            reason: format!(
+                "{} of this run: read for its instructions, never checked or edited by the run",
+                steer.what
+            ),
+            warning: false,
+        });
+    }
+    Added::File(FileEntry::walked(roots.shared, path, rel, kind, seen))
+}
+
+/// The steering file at `path`, if it is one: the inode says at no cost whether it may be,
+/// and only then is the path resolved.
+fn steering_file<'a>(steering: &'a [Steering], path: &Path, seen: Seen) -> Option<&'a Steering> {
+    if steering.is_empty() {
+        return None;
+    }
+    if !steering
+        .iter()
+        .any(|s| seen.ino == 0 || s.ino == 0 || s.ino == seen.ino)
+    {
+        return None;
+    }
+    let real = path.canonicalize().ok()?;
+    steering.iter().find(|s| s.real == real)
 }
 
 /// A dot file or directory (`.git`, `.github`, `.env.yaml`): not part of what a run reads.

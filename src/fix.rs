@@ -6,7 +6,6 @@ use crate::finding::{Applicability, Finding};
 use crate::yaml::append::{append_to_sequence, Entry};
 use crate::yaml::parse;
 use crate::yaml::splice::{plan_with_events, EditError};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// One file's new text and the findings it fixes.
@@ -14,9 +13,8 @@ use std::path::{Path, PathBuf};
 pub struct FilePlan {
     pub path: String,
     pub abs: PathBuf,
-    /// Where the file's directory really was when the fix was planned: a directory swapped
-    /// for a link before the write (to lead it elsewhere) shows as a different real path.
-    pub real_dir: Option<PathBuf>,
+    /// What the walk saw of it: the write opens the same file, without following a link.
+    pub seen: crate::fsio::Seen,
     pub old: String,
     pub new: String,
     pub fixed: Vec<Finding>,
@@ -194,7 +192,7 @@ fn plan_file(run: &Run, file: &crate::engine::Analyzed, choice: FixChoice) -> Fi
         Ok(new) => Some(Ok(FilePlan {
             path: file.entry.rel.clone(),
             abs: file.entry.abs().into_owned(),
-            real_dir: real_dir(&file.entry.abs()),
+            seen: file.entry.seen,
             old: text,
             new,
             fixed: chosen,
@@ -216,8 +214,10 @@ fn plan_file(run: &Run, file: &crate::engine::Analyzed, choice: FixChoice) -> Fi
 pub enum WriteError {
     #[error("{0}: changed on disk while manifix ran; not written (run again)")]
     Changed(String),
-    #[error("{0}: a directory on its path was replaced (by a link?) since manifix planned the fix; not written")]
-    Moved(String),
+    #[error("{path}: {why}; not written")]
+    Moved { path: String, why: String },
+    #[error("{path}: has {links} names (hard links); not written, since replacing it would split it from the others (pass --break-hardlinks to write it anyway)")]
+    HardLinked { path: String, links: u64 },
     #[error("{path}: cannot write: {source}")]
     Io {
         path: String,
@@ -225,12 +225,7 @@ pub enum WriteError {
     },
 }
 
-// The temporary file a write goes through: `.manifix-<pid>-<6 random>.tmp`, beside the file.
-// The writer's process id in the name tells a later run whether the file is still being
-// written or was left by a `manifix fix` that was killed between writing it and renaming it.
-const TEMP_PREFIX: &str = ".manifix-";
-const TEMP_SUFFIX: &str = ".tmp";
-const TEMP_RANDOM: usize = 6;
+use crate::fsio::{TEMP_PREFIX, TEMP_RANDOM, TEMP_SUFFIX};
 
 /// When `path` is a temporary file of a `manifix fix` whose process is gone (killed while
 /// writing), that process's id. A file of a writer still running, or of any other name, is
@@ -274,51 +269,34 @@ fn process_alive(pid: u32, file: &Path) -> bool {
         .unwrap_or(true)
 }
 
-/// The canonical path of the directory holding `file`.
-fn real_dir(file: &Path) -> Option<PathBuf> {
-    file.parent()
-        .map(|d| {
-            if d.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                d
-            }
-        })
-        .and_then(|d| d.canonicalize().ok())
+/// Writes `plan.new` over the file (see `crate::fsio::replace_walked`); a file with other
+/// names (hard links) is left alone.
+pub fn write_file(plan: &FilePlan) -> Result<(), WriteError> {
+    write_file_with(plan, false)
 }
 
-/// Writes `plan.new` over the file: a temporary file in the same directory, the original's
-/// permissions, then a rename, so a crash leaves either the old or the new file, never half.
-pub fn write_file(plan: &FilePlan) -> Result<(), WriteError> {
-    let io = |source| WriteError::Io {
-        path: plan.path.clone(),
-        source,
-    };
-    // Someone may have edited the file since it was read; their change wins.
-    let current = std::fs::read(&plan.abs).map_err(io)?;
-    if current != plan.old.as_bytes() {
-        return Err(WriteError::Changed(plan.path.clone()));
-    }
-    let meta = std::fs::metadata(&plan.abs).map_err(io)?;
-    if meta.permissions().readonly() {
-        return Err(io(std::io::Error::new(
-            std::io::ErrorKind::PermissionDenied,
-            "the file is read-only",
-        )));
-    }
-    let dir = plan.abs.parent().unwrap_or(Path::new("."));
-    if plan.real_dir.is_some() && real_dir(&plan.abs) != plan.real_dir {
-        return Err(WriteError::Moved(plan.path.clone()));
-    }
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
-        .suffix(TEMP_SUFFIX)
-        .rand_bytes(TEMP_RANDOM)
-        .tempfile_in(dir)
-        .map_err(io)?;
-    tmp.write_all(plan.new.as_bytes()).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    std::fs::set_permissions(tmp.path(), meta.permissions()).map_err(io)?;
-    tmp.persist(&plan.abs).map_err(|e| io(e.error))?;
-    Ok(())
+/// As `write_file`; `break_hardlinks` writes a file with other names too, splitting it from
+/// them.
+pub fn write_file_with(plan: &FilePlan, break_hardlinks: bool) -> Result<(), WriteError> {
+    use crate::fsio::ReplaceError;
+    let path = || plan.path.clone();
+    crate::fsio::replace_walked(
+        &plan.abs,
+        plan.seen,
+        plan.old.as_bytes(),
+        plan.new.as_bytes(),
+        break_hardlinks,
+    )
+    .map_err(|e| match e {
+        ReplaceError::Changed => WriteError::Changed(path()),
+        ReplaceError::HardLinked(links) => WriteError::HardLinked {
+            path: path(),
+            links,
+        },
+        ReplaceError::Swapped(why) => WriteError::Moved { path: path(), why },
+        ReplaceError::Io(source) => WriteError::Io {
+            path: path(),
+            source,
+        },
+    })
 }

@@ -282,7 +282,7 @@ pub fn replace_walked(
         return Err(ReplaceError::HardLinked(stat.st_nlink as u64));
     }
     let mode = Mode::from_raw_mode(stat.st_mode) & Mode::from_bits_truncate(0o7777);
-    if mode & Mode::WUSR == Mode::empty() {
+    if mode & (Mode::WUSR | Mode::WGRP | Mode::WOTH) == Mode::empty() {
         return Err(ReplaceError::Io(io::Error::new(
             io::ErrorKind::PermissionDenied,
             "the file is read-only",

@@ -109,6 +109,13 @@ mod allocator_options {
 
 fn main() -> ExitCode {
     allocator_options::no_huge_pages();
+    // A write past `ulimit -f` then fails with EFBIG, reported like any failed write (the
+    // temporary file removed, the original untouched), instead of killing the process.
+    #[cfg(unix)]
+    // SAFETY: only sets SIGXFSZ's disposition to "ignore", before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let cli = Cli::parse();
     allocator_options::set(matches!(cli.command, manifix::cli::Command::Bulk(_)));
     let stdout = io::stdout();

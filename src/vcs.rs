@@ -4,9 +4,7 @@
 use crate::fix::FilePlan;
 use crate::resolve::git::{callbacks, redact_url};
 use git2::build::TreeUpdateBuilder;
-use git2::{
-    FileMode, ObjectType, Oid, PushOptions, Repository, Signature, TreeWalkMode, TreeWalkResult,
-};
+use git2::{FileMode, ObjectType, Oid, PushOptions, Repository, Signature};
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
@@ -106,40 +104,7 @@ pub fn snapshot_head(repo: &Repository, root: &Path) -> Result<HeadSnapshot, Vcs
             path: "temporary directory".into(),
             source,
         })?;
-    let failure: RefCell<Option<VcsError>> = RefCell::new(None);
-    tree.walk(TreeWalkMode::PreOrder, |parent, entry| {
-        if entry.kind() != Some(ObjectType::Blob)
-            || !matches!(entry.filemode(), 0o100644 | 0o100755)
-        {
-            return TreeWalkResult::Ok;
-        }
-        let Ok(name) = entry.name() else {
-            return TreeWalkResult::Ok;
-        };
-        let path = dir.path().join(parent).join(name);
-        let written = entry
-            .to_object(repo)
-            .ok()
-            .and_then(|o| o.into_blob().ok())
-            .map(|blob| {
-                std::fs::create_dir_all(path.parent().unwrap_or(dir.path()))
-                    .and_then(|_| std::fs::write(&path, blob.content()))
-            });
-        match written {
-            Some(Ok(())) => TreeWalkResult::Ok,
-            Some(Err(source)) => {
-                *failure.borrow_mut() = Some(VcsError::Io {
-                    path: path.display().to_string(),
-                    source,
-                });
-                TreeWalkResult::Abort
-            }
-            None => TreeWalkResult::Ok,
-        }
-    })?;
-    if let Some(err) = failure.into_inner() {
-        return Err(err);
-    }
+    write_tree(repo, &tree, dir.path())?;
     let snapshot_root = dir.path().join(&prefix);
     std::fs::create_dir_all(&snapshot_root).map_err(|source| VcsError::Io {
         path: snapshot_root.display().to_string(),
@@ -152,6 +117,51 @@ pub fn snapshot_head(repo: &Repository, root: &Path) -> Result<HeadSnapshot, Vcs
         workdir,
         head: commit.id(),
     })
+}
+
+/// Writes `tree`'s regular files under `dir`, names as their bytes are (a name that is not
+/// UTF-8 is written too, so the run lists it as `check` does).
+fn write_tree(repo: &Repository, tree: &git2::Tree, dir: &Path) -> Result<(), VcsError> {
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| VcsError::Io { path, source }
+    };
+    for entry in tree.iter() {
+        let Some(name) = name_of(entry.name_bytes()) else {
+            continue;
+        };
+        let path = dir.join(name);
+        match entry.kind() {
+            Some(ObjectType::Tree) => {
+                let subtree = entry.to_object(repo)?.peel_to_tree()?;
+                std::fs::create_dir_all(&path).map_err(io(&path))?;
+                write_tree(repo, &subtree, &path)?;
+            }
+            Some(ObjectType::Blob) if matches!(entry.filemode(), 0o100644 | 0o100755) => {
+                let blob = entry.to_object(repo)?.peel_to_blob()?;
+                std::fs::write(&path, blob.content()).map_err(io(&path))?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A tree entry's name as a file name; `None` for one no file may have (`..`, a slash: git
+/// refuses to check such a tree out, and so does this).
+fn name_of(bytes: &[u8]) -> Option<&std::ffi::OsStr> {
+    if bytes.is_empty() || bytes == b"." || bytes == b".." || bytes.contains(&b'/') {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        Some(std::ffi::OsStr::from_bytes(bytes))
+    }
+    #[cfg(not(unix))]
+    {
+        std::str::from_utf8(bytes).ok().map(std::ffi::OsStr::new)
+    }
 }
 
 /// `Name <email>` → a signature, or the repository's configured user.

@@ -163,26 +163,26 @@ fn plan_the_one_fix(s: &Setup) -> manifix::fix::FixPlan {
 }
 
 /// A file swapped for a link to the outside after manifix read it (same bytes, so the
-/// changed-on-disk check passes through the link): the write replaces the link inside the
-/// root and never goes through it.
+/// changed-on-disk check would pass through the link): the write is refused, never goes
+/// through the link, and leaves the link as it is.
 #[cfg(unix)]
 #[test]
 fn a_file_swapped_for_an_outside_link_before_the_write_is_not_written_through() {
-    use manifix::fix::write_file;
+    use manifix::fix::{write_file, WriteError};
     let s = setup();
     let plan = plan_the_one_fix(&s);
     let target = s.root.join("good/kustomization.yaml");
     std::fs::remove_file(&target).expect("remove");
     std::os::unix::fs::symlink(s.outside.join("secret/kustomization.yaml"), &target)
         .expect("symlink");
-    write_file(&plan.files[0]).expect("write");
+    let err = write_file(&plan.files[0]).expect_err("the write must be refused");
+    assert!(matches!(err, WriteError::Moved { .. }), "{err}");
     assert_eq!(
         read(&s.outside, "secret/kustomization.yaml"),
         OVERLAY.as_bytes()
     );
     let meta = std::fs::symlink_metadata(&target).expect("meta");
-    assert!(meta.is_file(), "the link was replaced by the fixed file");
-    assert_eq!(std::fs::read(&target).expect("read"), fixed());
+    assert!(meta.file_type().is_symlink(), "the link is left as it is");
 }
 
 /// A directory swapped for a link to the outside between plan and write (the file behind the
@@ -197,7 +197,7 @@ fn a_directory_swapped_for_an_outside_link_before_the_write_is_refused() {
     std::fs::rename(&dir, s.root.join("good-moved")).expect("move the directory away");
     std::os::unix::fs::symlink(s.outside.join("secret"), &dir).expect("symlink");
     let err = write_file(&plan.files[0]).expect_err("the write must be refused");
-    assert!(matches!(err, WriteError::Moved(_)), "{err}");
+    assert!(matches!(err, WriteError::Moved { .. }), "{err}");
     assert!(err.to_string().contains("good/kustomization.yaml"), "{err}");
     assert_eq!(
         read(&s.outside, "secret/kustomization.yaml"),

@@ -10,7 +10,6 @@ use crate::locate::terraform::{hcl_error, may_grant_node_role};
 use crate::resolve::account::accounts_in_terraform;
 use crate::text::LineIndex;
 use crate::yaml::parse_facts;
-use std::path::Path;
 use std::sync::Mutex;
 
 pub(super) enum Loaded {
@@ -103,13 +102,16 @@ fn in_order_on_every_core<I: Send, R: Send>(
 /// A relevant file's text, read again; an error when it is no longer what was analysed.
 pub fn read_again(file: &Analyzed) -> Result<String, FileError> {
     let error = |message: String| FileError::whole_file(&file.entry.rel, message);
-    let bytes = read_limited(&file.entry.abs())
-        .map_err(|e| error(format!("cannot read: {e}")))?
+    let changed =
+        || error("changed on disk while manifix ran: not checked or fixed (run again)".into());
+    let bytes = crate::fsio::read_walked(&file.entry.abs(), file.entry.seen, MAX_FILE_BYTES)
+        .map_err(|e| match crate::fsio::is_replaced(&e) {
+            true => changed(),
+            false => error(format!("cannot read: {e}")),
+        })?
         .ok_or_else(|| error("grew past the size limit while manifix ran: not checked".into()))?;
     if crate::text::content_hash(&bytes) != file.hash {
-        return Err(error(
-            "changed on disk while manifix ran: not checked or fixed (run again)".into(),
-        ));
+        return Err(changed());
     }
     String::from_utf8(bytes).map_err(|_| error("changed on disk while manifix ran".into()))
 }
@@ -117,22 +119,6 @@ pub fn read_again(file: &Analyzed) -> Result<String, FileError> {
 /// Files larger than this are skipped unread: parsing and verifying a 100 MB "manifest" would
 /// take minutes and memory for what is never a hand-written manifest.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
-
-/// The file's bytes, or `None` when it is larger than `MAX_FILE_BYTES`. Reads at most one
-/// byte past the limit, so a file that grows meanwhile is caught too.
-fn read_limited(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
-    use std::io::Read;
-    let file = std::fs::File::open(path)?;
-    let len = file.metadata()?.len();
-    if len > MAX_FILE_BYTES {
-        return Ok(None);
-    }
-    // Sized from the metadata: a growing buffer would keep up to twice the file in memory.
-    let mut bytes = Vec::with_capacity(len as usize + 1);
-    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
-    bytes.shrink_to_fit();
-    Ok((bytes.len() as u64 <= MAX_FILE_BYTES).then_some(bytes))
-}
 
 fn load(entry: FileEntry, keep_prefixes: &[String], spill: &Spill) -> Loaded {
     let skip = |entry: &FileEntry, reason: &str, warning: bool| {
@@ -144,7 +130,7 @@ fn load(entry: FileEntry, keep_prefixes: &[String], spill: &Spill) -> Loaded {
     };
     // Joined once (the root and the relative path) for reading and for the file's name.
     let abs = entry.abs();
-    let bytes = match read_limited(&abs) {
+    let bytes = match crate::fsio::read_walked(&abs, entry.seen, MAX_FILE_BYTES) {
         Ok(Some(b)) => b,
         Ok(None) => {
             return skip(
@@ -155,6 +141,12 @@ fn load(entry: FileEntry, keep_prefixes: &[String], spill: &Spill) -> Loaded {
                 ),
                 true,
             )
+        }
+        Err(e) if crate::fsio::is_replaced(&e) => {
+            return Loaded::Failed(FileError::whole_file(
+                &entry.rel,
+                "replaced on disk since it was found: not checked or fixed (run again)".into(),
+            ))
         }
         Err(e) => {
             return Loaded::Failed(FileError::whole_file(
@@ -296,6 +288,7 @@ fn load(entry: FileEntry, keep_prefixes: &[String], spill: &Spill) -> Loaded {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     /// Of the Terraform files, only those that may grant the node role keep their text for
     /// the run; the others are read for their accounts and checked to parse, then dropped.

@@ -14,7 +14,7 @@
 //! overlay-account rows. A run's memory does not grow with the repository's size (bench/README.md).
 
 use crate::config::{Config, Level};
-use crate::discover::{discover, FileEntry};
+use crate::discover::{discover, FileEntry, Steering};
 use crate::finding::Severity;
 use crate::locate::images::{missing_overrides, tag_uses, FileImages};
 use crate::locate::irsa::{irsa_issues, IrsaFacts, IrsaRows};
@@ -74,6 +74,9 @@ pub struct RunOptions {
     pub registry: bool,
     /// `--require-image`: pin to the newest commit whose image the registry holds.
     pub require_image: bool,
+    /// Files that steer the run besides its config (a recipe file), as they lie in the tree
+    /// the run walks: never checked or edited by it.
+    pub steering: Vec<PathBuf>,
 }
 
 /// A file that could not be handled: reported with its position, left untouched.
@@ -232,7 +235,15 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     } else {
         opts.paths.clone()
     };
-    let discovered = discover(&opts.root, &paths)?;
+    let config_file = match &opts.config_path {
+        Some(p) => p.clone(),
+        None => opts.root.join(crate::config::CONFIG_FILE),
+    };
+    let steering: Vec<Steering> = std::iter::once((config_file.as_path(), "the config"))
+        .chain(opts.steering.iter().map(|p| (p.as_path(), "the recipe")))
+        .filter_map(|(path, what)| Steering::at(path, what))
+        .collect();
+    let discovered = discover(&opts.root, &paths, &steering)?;
     let mut run = Run {
         leftovers: discovered
             .leftovers
@@ -245,11 +256,14 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
             .collect(),
         ..Run::default()
     };
+    for e in discovered.errors {
+        run.errors.push(FileError::whole_file(&e.rel, e.reason));
+    }
     for s in discovered.skipped {
         run.skipped.push(SkippedFile {
             path: s.rel,
             reason: s.reason,
-            warning: true,
+            warning: s.warning,
         });
     }
 
