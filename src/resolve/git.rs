@@ -136,9 +136,10 @@ fn apply_timeouts(connect: Duration, read: Duration) {
     }
 }
 
-/// A libgit2 error as shown: a timeout says which limit ran out and how to change it.
+/// A libgit2 error as shown: any token from the environment masked (a server may echo it),
+/// and a timeout saying which limit ran out and how to change it.
 pub(crate) fn git_message(e: &git2::Error) -> String {
-    let message = e.message().to_string();
+    let message = redact_secrets(e.message());
     if e.code() == git2::ErrorCode::Timeout || message.contains("timed out") {
         let (what, limit) = if message.contains("connect") {
             ("no connection", &CONNECT_TIMEOUT_MS)
