@@ -2,6 +2,7 @@
 //! header carries what its fixes are based on (for a pinned tag: the commit), the way git puts
 //! the enclosing function there.
 
+use super::escape::{control, diff_line, quote_with_prefix};
 use super::Paint;
 use similar::{ChangeTag, TextDiff};
 use std::fmt::Write;
@@ -21,8 +22,11 @@ pub fn unified(
     let mut header_done = false;
     for hunk in unified.iter_hunks() {
         if !header_done {
-            let _ = writeln!(out, "{}", paint.wrap("1", &format!("--- a/{path}")));
-            let _ = writeln!(out, "{}", paint.wrap("1", &format!("+++ b/{path}")));
+            // Quoted as git quotes them: a name with a line break cannot fake a header.
+            let old_name = quote_with_prefix("a/", path);
+            let new_name = quote_with_prefix("b/", path);
+            let _ = writeln!(out, "{}", paint.wrap("1", &format!("--- {old_name}")));
+            let _ = writeln!(out, "{}", paint.wrap("1", &format!("+++ {new_name}")));
             header_done = true;
         }
         let changes: Vec<_> = hunk.iter_changes().collect();
@@ -43,7 +47,7 @@ pub fn unified(
         let mut header = hunk.header().to_string();
         if !hunk_notes.is_empty() {
             header.push(' ');
-            header.push_str(&hunk_notes.join("; "));
+            header.push_str(&control(&hunk_notes.join("; ")));
         }
         let _ = writeln!(out, "{}", paint.wrap("36", &header));
         for change in changes {
@@ -54,7 +58,8 @@ pub fn unified(
             };
             let value = change.value();
             let body = value.strip_suffix('\n').unwrap_or(value);
-            let line = format!("{sign}{body}");
+            // The file's bytes as they are, but no control character reaches the terminal.
+            let line = format!("{sign}{}", diff_line(body));
             if code.is_empty() {
                 out.push_str(&line);
             } else {

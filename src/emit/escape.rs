@@ -229,6 +229,6 @@ mod tests {
             md_text("data_ingestion _x_ [a](b)"),
             "data_ingestion \\_x\\_ \\[a\\](b)"
         );
-        assert_eq!(md_text("a\nb"), "a\\nb");
+        assert_eq!(md_text("a\nb"), "a\\\\nb");
     }
 }

@@ -5,11 +5,14 @@ use crate::engine::Run;
 use crate::finding::Severity;
 use std::io::{self, Write};
 
-/// Escapes a command's data (the part after `::`).
+/// Escapes a command's data (the part after `::`): line breaks as the runner decodes them,
+/// other control characters (an ESC in a file name) shown as escapes in the log.
 pub fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
+    let s = s
+        .replace('%', "%25")
         .replace('\r', "%0D")
-        .replace('\n', "%0A")
+        .replace('\n', "%0A");
+    super::escape::control(&s).into_owned()
 }
 
 /// Escapes a property value, where `:` and `,` would end the value.
@@ -70,5 +73,6 @@ mod tests {
     fn escapes() {
         assert_eq!(escape_data("100% a:b,c\r\nd"), "100%25 a:b,c%0D%0Ad");
         assert_eq!(escape_property("a:b,c%"), "a%3Ab%2Cc%25");
+        assert_eq!(escape_data("a\x1b[2J\tb"), "a\\x1b[2J\\tb");
     }
 }

@@ -68,23 +68,51 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 /// Escapes what Markdown would read as markup outside code spans (`<path>` would vanish as an
-/// HTML tag, `*/app/*` would turn italic); text inside backticks is left as written. Newlines
-/// become spaces so a message stays one list item.
+/// HTML tag, `*/app/*` would turn italic); code spans are left as written, found as CommonMark
+/// finds them (a run of backticks opens one only when a later run of the same length closes
+/// it; any other backtick is escaped). Control characters are shown as escapes, so a message
+/// stays one list item.
 pub fn escape(text: &str) -> String {
-    let balanced = text.matches('`').count() % 2 == 0;
+    let text = super::escape::control(text);
     let chars: Vec<char> = text.chars().collect();
+    let run_at = |i: usize| chars[i..].iter().take_while(|&&c| c == '`').count();
     let mut out = String::with_capacity(text.len());
-    let mut in_code = false;
-    for (i, &c) in chars.iter().enumerate() {
-        match c {
-            '\r' => {}
-            '\n' => out.push(' '),
-            '`' if balanced => {
-                in_code = !in_code;
-                out.push(c);
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '`' {
+            let n = run_at(i);
+            // The next run of exactly `n` backticks closes the span.
+            let mut j = i + n;
+            let mut close = None;
+            while j < chars.len() {
+                if chars[j] == '`' {
+                    let m = run_at(j);
+                    if m == n {
+                        close = Some(j);
+                        break;
+                    }
+                    j += m;
+                } else {
+                    j += 1;
+                }
             }
-            _ if in_code => out.push(c),
-            '`' | '\\' | '*' | '<' | '>' | '[' | ']' | '|' => {
+            match close {
+                Some(j) => {
+                    out.extend(&chars[i..j + n]);
+                    i = j + n;
+                }
+                None => {
+                    for _ in 0..n {
+                        out.push_str("\\`");
+                    }
+                    i += n;
+                }
+            }
+            continue;
+        }
+        match c {
+            '\\' | '*' | '<' | '>' | '[' | ']' | '|' | '&' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -101,6 +129,7 @@ pub fn escape(text: &str) -> String {
             }
             _ => out.push(c),
         }
+        i += 1;
     }
     out
 }
@@ -147,9 +176,12 @@ fn finding_item(md: &mut String, f: &Finding) {
     };
     let _ = writeln!(
         md,
-        "{mark} `{}:{}` — **{}** `{}`: {}",
-        f.path,
-        f.line,
+        "{mark} {} — **{}** `{}`: {}",
+        super::escape::md_code(&format!(
+            "{}:{}",
+            super::escape::quote_path(&f.path),
+            f.line
+        )),
         f.severity.as_str(),
         f.rule,
         escape(&f.message)
@@ -321,10 +353,13 @@ pub fn report(out: &mut dyn std::io::Write, run: &Run) -> std::io::Result<()> {
         for e in &run.errors {
             let _ = writeln!(
                 md,
-                "- [ ] `{}:{}:{}` — {}",
-                e.path,
-                e.line,
-                e.column,
+                "- [ ] {} — {}",
+                super::escape::md_code(&format!(
+                    "{}:{}:{}",
+                    super::escape::quote_path(&e.path),
+                    e.line,
+                    e.column
+                )),
                 escape(&e.message)
             );
             write_out(&mut md, out, false)?;
@@ -336,7 +371,12 @@ pub fn report(out: &mut dyn std::io::Write, run: &Run) -> std::io::Result<()> {
     if !run.skipped.is_empty() {
         md.push_str("\n## Skipped files\n\n");
         for s in &run.skipped {
-            let _ = writeln!(md, "- `{}` — {}", s.path, escape(&s.reason));
+            let _ = writeln!(
+                md,
+                "- {} — {}",
+                super::escape::md_code(&super::escape::quote_path(&s.path)),
+                escape(&s.reason)
+            );
             write_out(&mut md, out, false)?;
         }
     }
@@ -401,6 +441,10 @@ mod tests {
         );
         assert_eq!(escape("data_ingestion _x_"), "data_ingestion \\_x\\_");
         assert_eq!(escape("odd ` tick"), "odd \\` tick");
+        // A run no run of its length closes is text, and what follows it is escaped.
+        assert_eq!(escape("`<img src=x>```"), "\\`\\<img src=x\\>\\`\\`\\`");
+        assert_eq!(escape("``a`b`` <i>"), "``a`b`` \\<i\\>");
+        assert_eq!(escape("a\nb\x1b[2J"), "a\\\\nb\\\\x1b\\[2J");
     }
 
     #[test]

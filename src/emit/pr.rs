@@ -1,5 +1,6 @@
 //! The commit message and the pull-request description for `fix --branch`.
 
+use super::escape::{md_cell_code, md_code, md_text, quote_path};
 use crate::finding::Finding;
 use crate::fix::FilePlan;
 use std::collections::BTreeMap;
@@ -83,12 +84,18 @@ pub fn commit_message(files: &[FilePlan], subject_override: Option<&str>) -> Str
         .unwrap_or_else(|| subject(files));
     text.push_str("\n\n");
     for c in changes(files) {
+        // Forges show a commit's message as Markdown (a one-commit pull request's
+        // description): what the repository and its sources wrote is escaped.
         text.push_str(&format!(
             "- {}:{}: {}: {} → {}",
-            c.path, c.finding.line, c.finding.rule, c.old, c.new
+            md_code(&quote_path(c.path)),
+            c.finding.line,
+            c.finding.rule,
+            md_code(&c.old),
+            md_code(&c.new)
         ));
         if let Some(detail) = c.finding.fix.as_ref().and_then(|f| f.detail.as_ref()) {
-            text.push_str(&format!(" ({detail})"));
+            text.push_str(&format!(" ({})", md_text(detail)));
         }
         text.push('\n');
     }
@@ -98,21 +105,24 @@ pub fn commit_message(files: &[FilePlan], subject_override: Option<&str>) -> Str
 
 /// The Markdown pull-request description: what was fixed, file by file, and what was not.
 pub fn pull_request_body(files: &[FilePlan], unresolved: &[Finding], subject: &str) -> String {
-    let mut md = format!("## {subject}\n\n| rule | fixed |\n|---|---:|\n");
+    let mut md = format!("## {}\n\n| rule | fixed |\n|---|---:|\n", md_text(subject));
     for (rule, n) in counts(files) {
-        md.push_str(&format!("| `{rule}` | {n} |\n"));
+        md.push_str(&format!("| {} | {n} |\n", md_cell_code(rule)));
     }
     md.push_str("\n### Changes\n");
     let all = changes(files);
     for file in files {
-        md.push_str(&format!("\n**`{}`**\n\n", file.path));
+        md.push_str(&format!("\n**{}**\n\n", md_code(&quote_path(&file.path))));
         for c in all.iter().filter(|c| c.path == file.path) {
             md.push_str(&format!(
-                "- line {}: `{}`: `{}` → `{}`",
-                c.finding.line, c.finding.rule, c.old, c.new
+                "- line {}: {}: {} → {}",
+                c.finding.line,
+                md_code(c.finding.rule),
+                md_code(&c.old),
+                md_code(&c.new)
             ));
             if let Some(detail) = c.finding.fix.as_ref().and_then(|f| f.detail.as_ref()) {
-                md.push_str(&format!(" — {detail}"));
+                md.push_str(&format!(" — {}", md_text(detail)));
             }
             md.push('\n');
         }
@@ -123,8 +133,10 @@ pub fn pull_request_body(files: &[FilePlan], unresolved: &[Finding], subject: &s
     } else {
         for f in unresolved {
             md.push_str(&format!(
-                "- `{}:{}` `{}`: {}\n",
-                f.path, f.line, f.rule, f.message
+                "- {} {}: {}\n",
+                md_code(&format!("{}:{}", quote_path(&f.path), f.line)),
+                md_code(f.rule),
+                super::markdown::escape(&f.message)
             ));
         }
     }

@@ -1,5 +1,6 @@
 //! The default text output: `path:line:col: rule-id: message`, then a summary line.
 
+use super::escape::{control, quote_path};
 use super::Paint;
 use crate::engine::{FileError, SkippedFile, Tally};
 use crate::finding::{Finding, Severity};
@@ -14,11 +15,11 @@ pub fn finding(out: &mut dyn Write, f: &Finding, paint: Paint) -> io::Result<()>
     writeln!(
         out,
         "{}:{}:{}: {}: {}",
-        f.path,
+        quote_path(&f.path),
         f.line,
         f.column,
         paint.wrap(code, f.rule),
-        f.message
+        control(&f.message)
     )
 }
 
@@ -26,11 +27,11 @@ pub fn file_error(out: &mut dyn Write, e: &FileError, paint: Paint) -> io::Resul
     writeln!(
         out,
         "{}:{}:{}: {}: {}",
-        e.path,
+        quote_path(&e.path),
         e.line,
         e.column,
         paint.wrap("31", "error"),
-        e.message
+        control(&e.message)
     )
 }
 
@@ -40,7 +41,12 @@ pub fn skipped(out: &mut dyn Write, s: &SkippedFile, paint: Paint) -> io::Result
     } else {
         "skipped".to_string()
     };
-    writeln!(out, "{}: {label}: {}", s.path, s.reason)
+    writeln!(
+        out,
+        "{}: {label}: {}",
+        quote_path(&s.path),
+        control(&s.reason)
+    )
 }
 
 pub fn plural(n: usize, one: &str, many: &str) -> String {
