@@ -347,7 +347,9 @@ fn every_scalar_of_every_valid_case_is_edited_or_refused() {
         "{refused} of {attempts} edits refused"
     );
     // The only refusals expected: block scalars asked to change their line structure (that
-    // needs a new header or another style), and empty nodes, which have no text to edit.
+    // needs a new header or another style), empty nodes, which have no text to edit, and keys
+    // edited into the name of a sibling key (`top1` shifted to `top2`): kubectl rejects a
+    // mapping with a duplicate key.
     let justified = [
         "Literal: a block scalar edit may only change text within its lines",
         "Folded: a block scalar edit may only change text within its lines",
@@ -359,6 +361,7 @@ fn every_scalar_of_every_valid_case_is_edited_or_refused() {
         .iter()
         .filter(|(why, _)| !justified.iter().any(|j| why.ends_with(j)))
         .flat_map(|(_, list)| list)
+        .filter(|e| !e.contains("kubectl rejects a mapping with a duplicate key"))
         .collect();
     assert!(
         unjustified.is_empty(),
