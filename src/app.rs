@@ -34,7 +34,7 @@ pub enum AppError {
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, AppError> {
     let paint_out = paint(cli.color, io::stdout().is_terminal());
     let paint_err = paint(cli.color, io::stderr().is_terminal());
-    // Before any thread starts: libgit2's timeouts are process-wide C globals.
+    // --offline and the network limits, from the command line and the environment only.
     let offline = match &cli.command {
         Command::Check(args) => Some(args.common.offline),
         Command::Fix(args) => Some(args.common.offline),

@@ -358,13 +358,21 @@ pub fn kind_of(path: &Path) -> Option<FileKind> {
     }
 }
 
-/// `root`-relative display form of `path`. A name that is not UTF-8 shows its other bytes
-/// as octal escapes (`bad\\377.yaml`), as git shows them: two such names never look alike.
+/// `root`-relative display form of `path`.
 pub fn relative(root: &Path, path: &Path) -> String {
+    relative_with(root, path, |name| name.to_string_lossy())
+}
+
+/// `relative`, each name shown by `show`.
+fn relative_with(
+    root: &Path,
+    path: &Path,
+    show: impl Fn(&std::ffi::OsStr) -> Cow<'_, str>,
+) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
     let text = rel
         .components()
-        .map(|c| lossless(c.as_os_str()))
+        .map(|c| show(c.as_os_str()))
         .collect::<Vec<_>>()
         .join("/");
     if text.is_empty() {
@@ -374,7 +382,8 @@ pub fn relative(root: &Path, path: &Path) -> String {
     }
 }
 
-/// A name as text: as it is when it is UTF-8, else with each byte that is not shown as `\ooo`.
+/// A name as text: as it is when it is UTF-8, else with each byte that is not shown as `\ooo`
+/// (as git shows it), so that two names that differ there never look alike.
 fn lossless(name: &std::ffi::OsStr) -> Cow<'_, str> {
     if let Some(text) = name.to_str() {
         return Cow::Borrowed(text);
@@ -478,15 +487,14 @@ pub fn discover(
         if meta.is_file() || meta.file_type().is_symlink() && path.is_file() {
             // The user named the file's directory; the file itself is opened without
             // following a link.
-            let named = path.parent().map_or(0, |p| p.as_os_str().len());
             let seen = Seen {
-                named_len: u32::try_from(named).unwrap_or(u32::MAX),
+                named_len: named_len(path.parent().unwrap_or(Path::new(""))),
                 ino: inode(&meta),
             };
             out.add(add_file(&roots, path, meta.file_type(), true, seen));
             continue;
         }
-        let named_len = u32::try_from(path.as_os_str().len()).unwrap_or(u32::MAX);
+        let named_len = named_len(path);
         // Walked on every core, each file going into the sort as it is found.
         let found = std::sync::Mutex::new(&mut out);
         WalkBuilder::new(path)
@@ -547,6 +555,21 @@ pub fn discover(
     out.skipped.sort_by(|a, b| a.rel.cmp(&b.rel));
     out.errors.sort_by(|a, b| a.rel.cmp(&b.rel));
     Ok(out)
+}
+
+/// How much of a path below `named` the user named (`Seen::named_len`): where `named` has
+/// no link and no `..` on it, none, and the whole path is then opened without following any
+/// link, in one call.
+fn named_len(named: &Path) -> u32 {
+    let plain = !through_symlink(named)
+        && !named
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir));
+    if plain {
+        0
+    } else {
+        u32::try_from(named.as_os_str().len()).unwrap_or(u32::MAX)
+    }
 }
 
 /// A file's inode as its metadata gives it (0 where there is none).
@@ -675,9 +698,10 @@ fn add_file(
     // Findings, reports and commits name files by text: a name that has none is listed, by
     // its bytes, rather than checked under a name that is not its own.
     if path.to_str().is_none() {
-        return skipped(
-            "its name is not valid UTF-8: skipped (manifix reports, edits and commits UTF-8 paths; rename it to have it checked)",
-        );
+        return skipped(&format!(
+            "its name is not valid UTF-8 ({}, the other bytes in octal): skipped (manifix reports, edits and commits UTF-8 paths; rename it to have it checked)",
+            relative_with(roots.given, path, lossless)
+        ));
     }
     if let Some(steer) = steering_file(roots.steering, path, seen) {
         return Added::Skipped(Skipped {

@@ -113,8 +113,9 @@ pub fn read_walked(path: &Path, seen: Seen, limit: u64) -> io::Result<Option<Vec
 
 /// A walked file, open, with the directory it is in.
 pub struct Opened {
+    /// The directory it is in, when it was opened to be replaced.
     #[cfg(unix)]
-    dir: std::os::fd::OwnedFd,
+    dir: Option<std::os::fd::OwnedFd>,
     file: File,
     /// Its name in `dir`.
     #[cfg(unix)]
@@ -123,16 +124,34 @@ pub struct Opened {
 }
 
 impl Opened {
-    /// Opens the walked file at `path`: links in the part the user named are followed, below
-    /// it none is, and the file must be a regular file with the inode the walk saw.
+    /// Opens the walked file at `path` for reading: links in the part the user named are
+    /// followed, below it none is, and the file must be a regular file with the inode the walk
+    /// saw.
     #[cfg(unix)]
     pub fn open(path: &Path, seen: Seen) -> io::Result<Opened> {
+        Opened::open_in(path, seen, false)
+    }
+
+    /// As `open`, with a handle of the directory the file is in, for replacing it there.
+    #[cfg(unix)]
+    fn open_with_dir(path: &Path, seen: Seen) -> io::Result<Opened> {
+        Opened::open_in(path, seen, true)
+    }
+
+    #[cfg(unix)]
+    fn open_in(path: &Path, seen: Seen, with_dir: bool) -> io::Result<Opened> {
         use rustix::fs::{openat, Mode, OFlags, CWD};
+        use std::os::fd::AsFd;
         use std::os::unix::ffi::OsStrExt;
         let bytes = path.as_os_str().as_bytes();
         let split = (seen.named_len as usize).min(bytes.len());
         let (named, below) = bytes.split_at(split);
-        let below = Path::new(OsStr::from_bytes(below));
+        let (named, below) = (
+            Path::new(OsStr::from_bytes(named)),
+            Path::new(OsStr::from_bytes(below)),
+        );
+        // Nothing named and an absolute path: no link is followed from the top down.
+        let from_top = named.as_os_str().is_empty() && below.is_absolute();
         let mut names: Vec<&OsStr> = Vec::new();
         for part in below.components() {
             match part {
@@ -143,9 +162,8 @@ impl Opened {
         }
         // A file the user named whole: its own directory, the last name its own.
         let (named_dir, last): (&Path, &OsStr) = match names.pop() {
-            Some(last) => (Path::new(OsStr::from_bytes(named)), last),
+            Some(last) => (named, last),
             None => {
-                let named = Path::new(OsStr::from_bytes(named));
                 let name = named.file_name().ok_or_else(|| {
                     io::Error::new(io::ErrorKind::InvalidInput, "not a file name")
                 })?;
@@ -153,34 +171,33 @@ impl Opened {
             }
         };
         let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        let start: &Path = if named_dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            named_dir
-        };
-        let mut dir = openat(CWD, start, dir_flags, Mode::empty())?;
-        for name in names {
-            dir =
-                openat(&dir, name, dir_flags | OFlags::NOFOLLOW, Mode::empty()).map_err(
-                    |e| match e {
-                        rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR => {
-                            swapped("a directory on its path is now a link or a file")
-                        }
-                        e => e.into(),
-                    },
-                )?;
-        }
         // Not blocking: a FIFO swapped in for the file would hold the open forever.
-        let fd = openat(
-            &dir,
-            last,
-            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
-            Mode::empty(),
-        )
-        .map_err(|e| match e {
-            rustix::io::Errno::LOOP => swapped("it is now a link"),
-            e => e.into(),
-        })?;
+        let file_flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
+        let start: Option<&Path> = match (named_dir.as_os_str().is_empty(), from_top) {
+            (false, _) => Some(named_dir),
+            (true, true) => Some(Path::new("/")),
+            (true, false) => None,
+        };
+        let base = match start {
+            Some(start) => Some(openat(CWD, start, dir_flags, Mode::empty())?),
+            None => None,
+        };
+        let base = base.as_ref().map_or(CWD, |fd| fd.as_fd());
+        let (dir, fd) = match beneath::open(base, &names, last, with_dir, dir_flags, file_flags) {
+            Some(opened) => opened?,
+            None => {
+                // One directory at a time, where the system cannot resolve a path without
+                // links in one call.
+                let mut dir = openat(base, ".", dir_flags, Mode::empty())?;
+                for name in &names {
+                    dir = openat(&dir, *name, dir_flags | OFlags::NOFOLLOW, Mode::empty())
+                        .map_err(beneath::link_error)?;
+                }
+                let fd =
+                    openat(&dir, last, file_flags, Mode::empty()).map_err(beneath::link_error)?;
+                (with_dir.then_some(dir), fd)
+            }
+        };
         let stat = rustix::fs::fstat(&fd)?;
         if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::RegularFile {
             return Err(swapped("it is no longer a regular file"));
@@ -271,7 +288,11 @@ pub fn replace_walked(
 ) -> Result<(), ReplaceError> {
     use rustix::fs::{fstat, Mode};
     use std::io::Write;
-    let opened = Opened::open(path, seen)?;
+    let opened = Opened::open_with_dir(path, seen)?;
+    let dir = opened
+        .dir
+        .as_ref()
+        .ok_or_else(|| io::Error::other("no directory handle"))?;
     // Someone may have edited the file since it was read; their change wins.
     let current = opened.read(old.len() as u64)?;
     if current.as_deref() != Some(old) {
@@ -288,7 +309,7 @@ pub fn replace_walked(
             "the file is read-only",
         )));
     }
-    let (tmp_name, tmp) = create_temp(&opened.dir)?;
+    let (tmp_name, tmp) = create_temp(dir)?;
     let written = (|| -> Result<(), ReplaceError> {
         let mut file = File::from(tmp);
         file.write_all(new)?;
@@ -297,11 +318,11 @@ pub fn replace_walked(
         rustix::fs::fchmod(&file, mode)?;
         copy_xattrs(&opened.file, &file)?;
         file.sync_all()?;
-        rustix::fs::renameat(&opened.dir, &tmp_name, &opened.dir, &opened.name)?;
+        rustix::fs::renameat(dir, &tmp_name, dir, &opened.name)?;
         Ok(())
     })();
     if written.is_err() {
-        let _ = rustix::fs::unlinkat(&opened.dir, &tmp_name, rustix::fs::AtFlags::empty());
+        let _ = rustix::fs::unlinkat(dir, &tmp_name, rustix::fs::AtFlags::empty());
     }
     written
 }
@@ -448,4 +469,96 @@ fn copy_xattrs(from: &File, to: &File) -> Result<(), ReplaceError> {
 #[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
 fn copy_xattrs(_from: &File, _to: &File) -> Result<(), ReplaceError> {
     Ok(())
+}
+
+/// Resolving a path below a directory without following any link, in one call where the
+/// system can (Linux's `openat2`, `RESOLVE_NO_SYMLINKS`), so that reading a walked file costs
+/// no more opens than reading it by its path.
+#[cfg(unix)]
+mod beneath {
+    use rustix::fs::OFlags;
+    use std::ffi::OsStr;
+    use std::io;
+    use std::os::fd::{BorrowedFd, OwnedFd};
+
+    /// A link or a file met where a directory of the path was.
+    pub(super) fn link_error(e: rustix::io::Errno) -> io::Error {
+        match e {
+            rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR => {
+                super::swapped("a directory on its path, or the file, is now a link")
+            }
+            e => e.into(),
+        }
+    }
+
+    /// The file `names/last` below `base` (and, when `with_dir`, its directory); `None` where
+    /// the system has no such call, for the caller to go a directory at a time.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub(super) fn open(
+        base: BorrowedFd<'_>,
+        names: &[&OsStr],
+        last: &OsStr,
+        with_dir: bool,
+        dir_flags: OFlags,
+        file_flags: OFlags,
+    ) -> Option<io::Result<(Option<OwnedFd>, OwnedFd)>> {
+        use rustix::fs::{openat, openat2, Mode, ResolveFlags};
+        use std::os::unix::ffi::OsStrExt;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        // Kernels before 5.6, and sandboxes that filter the call, answer ENOSYS or EPERM.
+        static MISSING: AtomicBool = AtomicBool::new(false);
+        if MISSING.load(Ordering::Relaxed) {
+            return None;
+        }
+        let mut dirs = Vec::new();
+        for name in names {
+            dirs.extend_from_slice(name.as_bytes());
+            dirs.push(b'/');
+        }
+        let resolve = ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+        let opened = if with_dir {
+            dirs.push(b'.');
+            openat2(
+                base,
+                OsStr::from_bytes(&dirs),
+                dir_flags,
+                Mode::empty(),
+                resolve,
+            )
+            .and_then(|dir| {
+                let file = openat(&dir, last, file_flags, Mode::empty())?;
+                Ok((Some(dir), file))
+            })
+        } else {
+            dirs.extend_from_slice(last.as_bytes());
+            openat2(
+                base,
+                OsStr::from_bytes(&dirs),
+                file_flags,
+                Mode::empty(),
+                resolve,
+            )
+            .map(|file| (None, file))
+        };
+        match opened {
+            Err(rustix::io::Errno::NOSYS | rustix::io::Errno::PERM) => {
+                MISSING.store(true, Ordering::Relaxed);
+                None
+            }
+            Err(rustix::io::Errno::AGAIN) => None,
+            opened => Some(opened.map_err(link_error)),
+        }
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    pub(super) fn open(
+        _base: BorrowedFd<'_>,
+        _names: &[&OsStr],
+        _last: &OsStr,
+        _with_dir: bool,
+        _dir_flags: OFlags,
+        _file_flags: OFlags,
+    ) -> Option<io::Result<(Option<OwnedFd>, OwnedFd)>> {
+        None
+    }
 }

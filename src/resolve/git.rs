@@ -119,17 +119,31 @@ pub fn configure_network(offline: bool) -> Option<String> {
         Ok(limits) => (limits, None),
         Err(e) => ((CONNECT_TIMEOUT, READ_TIMEOUT), Some(e)),
     };
-    apply_timeouts(limits.0, limits.1);
+    CONNECT_TIMEOUT_MS.store(limits.0.as_millis() as u64, Ordering::Relaxed);
+    READ_TIMEOUT_MS.store(limits.1.as_millis() as u64, Ordering::Relaxed);
     warning
+}
+
+/// Gives libgit2 the limits, once, before the run's first transport (every one is made with
+/// [`callbacks`]). Not at start-up: the first call into libgit2's options initialises it and
+/// its TLS library, which costs every run, most of which never touch the network, 20 ms and
+/// 5 MB.
+fn limits_to_libgit2() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let ms = |limit: &AtomicU64| Duration::from_millis(limit.load(Ordering::Relaxed));
+        apply_timeouts(ms(&CONNECT_TIMEOUT_MS), ms(&READ_TIMEOUT_MS));
+    });
 }
 
 fn apply_timeouts(connect: Duration, read: Duration) {
     let ms = |d: Duration| i32::try_from(d.as_millis()).unwrap_or(i32::MAX);
     CONNECT_TIMEOUT_MS.store(connect.as_millis() as u64, Ordering::Relaxed);
     READ_TIMEOUT_MS.store(read.as_millis() as u64, Ordering::Relaxed);
-    // SAFETY: libgit2 keeps these in C globals written without synchronization. They are set
-    // once per run, by `configure_network` on the main thread before the run starts any thread
-    // (and before any libgit2 transport exists to read them).
+    // SAFETY: libgit2 keeps these in C globals written without synchronization; they are read
+    // only when a transport connects. They are written once (`limits_to_libgit2`, under a
+    // `Once` that every transport's `callbacks()` passes first), so no transport of this
+    // process reads them while they are written.
     unsafe {
         let _ = git2::opts::set_server_connect_timeout_in_milliseconds(ms(connect));
         let _ = git2::opts::set_server_timeout_in_milliseconds(ms(read));
@@ -471,6 +485,7 @@ fn auto_proxy<'a>() -> ProxyOptions<'a> {
 /// The URL judged is the one libgit2 is authenticating to (after any redirect), never the
 /// configured one, so a redirect cannot carry a token to another host.
 pub(crate) fn callbacks<'a>() -> RemoteCallbacks<'a> {
+    limits_to_libgit2();
     let config = Config::open_default().ok();
     let mut tried = [false; 4];
     let mut withheld: Vec<String> = Vec::new();
