@@ -418,16 +418,22 @@ fn every_input_is_size_limited_before_it_is_read() {
 }
 
 /// The recipe and config that steer a run are never checked or edited by it, in place or
-/// on a branch.
+/// on a branch (both name the placeholder registry a run would otherwise rewrite).
 #[test]
 fn the_files_that_steer_a_run_are_never_edited_by_it() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path().join("repo");
-    let recipe = "name: here\ndescription: move the placeholder\nsteps:\n  - replace-account:\n      from: \"123456789012\"\n      to: \"465002806239\"\n";
-    let config = "accounts:\n  placeholders: [\"123456789012\"]\n  target: \"465002806239\"\n";
+    let host = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+    let recipe = format!(
+        "name: here\ndescription: move the registry\nsteps:\n  - move-registry:\n      from: {host}\n      to: 465002806239.dkr.ecr.us-east-1.amazonaws.com\n"
+    );
+    let config = format!("sources:\n  - image: \"{host}/app\"\n    repo: ../app\n");
+    let pod = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: c\n      image: {host}/app:v1\n"
+    );
     write(&root, "r.yaml", recipe.as_bytes());
     write(&root, "manifix.yaml", config.as_bytes());
-    write(&root, "sa.yaml", SA.as_bytes());
+    write(&root, "pod.yaml", pod.as_bytes());
     git(&root, &["init", "-q"]);
     git(&root, &["add", "-A"]);
     git(&root, &["commit", "-q", "-m", "seed"]);
@@ -447,7 +453,7 @@ fn the_files_that_steer_a_run_are_never_edited_by_it() {
     assert_eq!(branch.code, 0, "{}\n{}", branch.stdout, branch.stderr);
     assert_eq!(
         git(&root, &["diff", "--name-only", "main", "moved"]),
-        "sa.yaml"
+        "pod.yaml"
     );
     let run = manifix(&["fix", "--recipe", "r.yaml", "."], &root);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
@@ -456,23 +462,26 @@ fn the_files_that_steer_a_run_are_never_edited_by_it() {
         recipe
     );
     assert_eq!(
-        std::fs::read_to_string(root.join("manifix.yaml")).expect("read"),
-        config
-    );
-    assert_eq!(
-        std::fs::read_to_string(root.join("sa.yaml")).expect("read"),
-        fixed_sa()
+        std::fs::read_to_string(root.join("pod.yaml")).expect("read"),
+        pod.replace(PLACEHOLDER, REAL)
     );
     let again = manifix(
         &["check", "--recipe", "./r.yaml", "--format", "json", "."],
         &root,
     );
-    let json: serde_json::Value = serde_json::from_str(&again.stdout).expect("json");
+    let json: serde_json::Value = serde_json::from_str(&again.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", again.stdout, again.stderr));
     assert_eq!(
         json["findings"].as_array().expect("findings").len(),
         0,
         "{}",
         again.stdout
+    );
+    let fix = manifix(&["fix", "--account", REAL, "."], &root);
+    assert_eq!(fix.code, 0, "{}\n{}", fix.stdout, fix.stderr);
+    assert_eq!(
+        std::fs::read_to_string(root.join("manifix.yaml")).expect("read"),
+        config
     );
 }
 
