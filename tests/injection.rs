@@ -294,3 +294,29 @@ fn json_sarif_and_github_outputs_carry_the_names_exactly_escaped_their_way() {
         github.stdout
     );
 }
+
+/// `bulk`'s table and its lists of failures show a hostile repository entry's name and the
+/// reason it failed with their control characters escaped.
+#[test]
+fn bulk_tables_escape_repository_names_and_reasons() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        tmp.path().join("repos.txt"),
+        "./gone\u{1b}[2J\u{1b}[31mfake: done\n",
+    )
+    .expect("write");
+    let run = manifix(
+        &[
+            "bulk",
+            "--recipe",
+            "fix-placeholder-accounts",
+            "--repos",
+            "repos.txt",
+            "--dry-run",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert_no_control("bulk output", &output(&run));
+    assert!(output(&run).contains("\\x1b[2J"), "{}", output(&run));
+}

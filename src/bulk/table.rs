@@ -3,6 +3,7 @@
 
 use super::report::{RepoRecord, Status};
 use super::repos::RepoSpec;
+use crate::emit::escape::control;
 use crate::emit::Paint;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -17,7 +18,8 @@ pub fn progress(
 ) -> io::Result<()> {
     write!(
         err,
-        "\r\x1b[2K[{done}/{total}] {id}: {}",
+        "\r\x1b[2K[{done}/{total}] {}: {}",
+        control(id),
         record.status.as_str()
     )?;
     err.flush()
@@ -38,13 +40,13 @@ pub fn write(
     let ran_ids: Vec<&str> = ran.iter().map(|&i| specs[i].id.as_str()).collect();
     let width = records
         .iter()
-        .map(|r| r.repo.chars().count())
+        .map(|r| control(&r.repo).chars().count())
         .chain([4])
         .max()
         .unwrap_or(4);
     let branch_width = records
         .iter()
-        .filter_map(|r| r.branch.as_ref().map(|b| b.chars().count()))
+        .filter_map(|r| r.branch.as_ref().map(|b| control(b).chars().count()))
         .chain([6])
         .max()
         .unwrap_or(6);
@@ -82,8 +84,8 @@ pub fn write(
         writeln!(
             out,
             "{:<width$}  {files:>5}  {findings:>8}  {:<branch_width$}  {}",
-            r.repo,
-            r.branch.as_deref().unwrap_or("-"),
+            control(&r.repo),
+            control(r.branch.as_deref().unwrap_or("-")),
             if color.is_empty() {
                 status
             } else {
@@ -95,14 +97,19 @@ pub fn write(
     if !failures.is_empty() {
         writeln!(out, "\nfailed:")?;
         for r in failures {
-            writeln!(out, "  {}: {}", r.repo, r.reason.as_deref().unwrap_or(""))?;
+            writeln!(
+                out,
+                "  {}: {}",
+                control(&r.repo),
+                control(r.reason.as_deref().unwrap_or(""))
+            )?;
         }
     }
     if records.iter().any(|r| !r.errors.is_empty()) {
         writeln!(out, "\nerrors (these files were left untouched):")?;
         for r in records {
             for e in &r.errors {
-                writeln!(out, "  {}: {e}", r.repo)?;
+                writeln!(out, "  {}: {}", control(&r.repo), control(e))?;
             }
         }
     }
@@ -116,8 +123,8 @@ pub fn write(
             writeln!(
                 out,
                 "  {}: {}",
-                r.repo,
-                r.pull_request.as_deref().unwrap_or("")
+                control(&r.repo),
+                control(r.pull_request.as_deref().unwrap_or(""))
             )?;
         }
     }
