@@ -144,7 +144,7 @@ pub struct Discovered {
     pub files: WalkedFiles,
     pub skipped: Vec<Skipped>,
     /// Temporary files of a `manifix fix` that was killed while writing (see
-    /// `fix::leftover_writer`), with the process that made each.
+    /// `fsio::leftover_writer`), with the process that made each.
     pub leftovers: Vec<(FileEntry, u32)>,
 }
 
@@ -506,7 +506,7 @@ pub fn discover(
             .filter_entry(|entry| {
                 entry.depth() == 0
                     || !is_hidden(entry.file_name())
-                    || crate::fix::temp_writer(entry.path()).is_some()
+                    || crate::fsio::temp_writer(entry.path()).is_some()
             })
             .build_parallel()
             .run(|| {
@@ -514,7 +514,7 @@ pub fn discover(
                     let added = match entry {
                         Err(err) => walk_error(root, path, &err),
                         Ok(entry) if entry.depth() > 0 && is_hidden(entry.file_name()) => {
-                            match crate::fix::leftover_writer(entry.path()) {
+                            match crate::fsio::leftover_writer(entry.path()) {
                                 Some(pid) => Added::Leftover(
                                     FileEntry::new(
                                         &shared_root,

@@ -6,7 +6,7 @@ use crate::finding::{Applicability, Finding};
 use crate::yaml::append::{append_to_sequence, Entry};
 use crate::yaml::parse;
 use crate::yaml::splice::{plan_with_events, EditError};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// One file's new text and the findings it fixes.
 #[derive(Debug)]
@@ -223,50 +223,6 @@ pub enum WriteError {
         path: String,
         source: std::io::Error,
     },
-}
-
-use crate::fsio::{TEMP_PREFIX, TEMP_RANDOM, TEMP_SUFFIX};
-
-/// When `path` is a temporary file of a `manifix fix` whose process is gone (killed while
-/// writing), that process's id. A file of a writer still running, or of any other name, is
-/// `None`: it is never touched.
-pub fn leftover_writer(path: &Path) -> Option<u32> {
-    let pid = temp_writer(path)?;
-    (pid != std::process::id() && !process_alive(pid, path)).then_some(pid)
-}
-
-/// The process id in the name of one of manifix's temporary files, from the name alone.
-pub fn temp_writer(path: &Path) -> Option<u32> {
-    let name = path.file_name()?.to_str()?;
-    let (pid, random) = name
-        .strip_prefix(TEMP_PREFIX)?
-        .strip_suffix(TEMP_SUFFIX)?
-        .split_once('-')?;
-    let ours = !pid.is_empty()
-        && pid.bytes().all(|b| b.is_ascii_digit())
-        && random.len() == TEMP_RANDOM
-        && random.bytes().all(|b| b.is_ascii_alphanumeric());
-    pid.parse().ok().filter(|_| ours)
-}
-
-/// Whether process `pid` may still be writing `file`. Where /proc lists processes, whether it
-/// runs (a zombie, killed and not yet waited for by its parent, writes nothing more);
-/// elsewhere, whether the file changed in the last hour (a write takes milliseconds).
-fn process_alive(pid: u32, file: &Path) -> bool {
-    if Path::new("/proc/self").exists() {
-        return match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            // `pid (command) state ...`: the command may hold spaces and parentheses.
-            Ok(stat) => stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.trim_start().chars().next())
-                .is_none_or(|state| state != 'Z'),
-            Err(e) => e.kind() != std::io::ErrorKind::NotFound,
-        };
-    }
-    std::fs::symlink_metadata(file)
-        .and_then(|m| m.modified())
-        .map(|t| t.elapsed().map_or(true, |age| age.as_secs() < 3600))
-        .unwrap_or(true)
 }
 
 /// Writes `plan.new` over the file (see `crate::fsio::replace_walked`); a file with other
