@@ -16,7 +16,6 @@ pub(crate) mod form;
 pub mod fsio;
 pub mod locate;
 pub mod recipe;
-pub mod registry;
 pub mod resolve;
 pub mod rules;
 pub(crate) mod sorted;

@@ -59,10 +59,14 @@ pub(super) const REQUIRE_IMAGE_DEPTH: usize = 50;
 /// `uses` are every tag use of the repository.
 pub(super) fn check_registry(
     run: &mut Run,
-    client: Option<Box<dyn crate::registry::Registry>>,
+    client: Option<Box<dyn crate::resolve::registry::Registry>>,
     uses: impl Iterator<Item = crate::locate::images::TagUse>,
 ) -> Result<(), RunError> {
-    let (wanted, passed_over) = crate::registry::wanted(&run.resolved, uses);
+    let (wanted, passed_over) = crate::resolve::registry::wanted(
+        &run.resolved.accounts,
+        |u| run.resolved.rendered(u),
+        uses,
+    );
     if wanted.is_empty() {
         run.registry_notes.push(
             "registry: no image of this repository is in a private ECR registry; nothing was checked".into(),
@@ -72,7 +76,7 @@ pub(super) fn check_registry(
     }
     let client = match client {
         Some(c) => c,
-        None => match crate::registry::connect() {
+        None => match crate::resolve::registry::connect() {
             Ok(c) => c,
             Err(e) => {
                 run.source_errors
@@ -81,7 +85,7 @@ pub(super) fn check_registry(
             }
         },
     };
-    let facts = crate::registry::check(client.as_ref(), &wanted);
+    let facts = crate::resolve::registry::check(client.as_ref(), &wanted);
     let tags: usize = wanted.values().map(|t| t.len()).sum();
     run.registry_notes.push(format!(
         "registry: checked {} of {tags} tags in {} of {} ECR repositories{}",

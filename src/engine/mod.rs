@@ -454,8 +454,9 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     let all_uses = || images.iter(&images_reader);
     let missing_overrides = crate::locate::images::settle_missing_overrides(missing);
     // The registry is only reached when asked, and only when an ECR image is there to check.
-    let mut registry: Option<Box<dyn crate::registry::Registry>> = None;
-    let repo_of = |u: &crate::locate::images::TagUse| crate::registry::fixed_repo(u, &accounts);
+    let mut registry: Option<Box<dyn crate::resolve::registry::Registry>> = None;
+    let repo_of =
+        |u: &crate::locate::images::TagUse| crate::resolve::registry::fixed_repo(u, &accounts);
     let needs_walk = opts.require_image
         && all_uses().any(|u| {
             matches!(
@@ -464,7 +465,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
             ) && repo_of(&u).is_some()
         });
     if needs_walk {
-        registry = Some(crate::registry::connect().map_err(RunError::Registry)?);
+        registry = Some(crate::resolve::registry::connect().map_err(RunError::Registry)?);
     }
     let require = registry
         .as_deref()

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod git;
 pub mod pins;
+pub mod registry;
 
 pub use account::{AccountResolver, Origin, TargetAccount};
 
@@ -35,7 +36,24 @@ pub struct Resolved {
     /// `--strict`: also report semver tags (as info).
     pub strict: bool,
     /// What ECR said, with `--registry`.
-    pub registry: Option<crate::registry::RegistryFacts>,
+    pub registry: Option<registry::RegistryFacts>,
     /// The kustomize graph: which kustomization includes what.
     pub graph: crate::locate::kustomize::Graph,
+}
+
+impl Resolved {
+    /// The image a tag use renders once fixes apply: placeholder accounts replaced by the
+    /// target account, a mutable tag by its pin. `None` for images not in a private ECR
+    /// registry.
+    pub fn rendered(
+        &self,
+        use_: &crate::locate::images::TagUse,
+    ) -> Option<(registry::EcrRepo, String)> {
+        let repo = registry::fixed_repo(use_, &self.accounts)?;
+        let tag = match self.pins.outcome(use_) {
+            Some(pins::PinOutcome::Pinned(pin)) => pin.tag.clone(),
+            _ => use_.tag.as_deref().unwrap_or("latest").to_string(),
+        };
+        Some((repo, tag))
+    }
 }

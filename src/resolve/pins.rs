@@ -82,9 +82,9 @@ pub struct Pin {
 /// `fix --require-image`: pins go to the newest commit of the branch whose image the registry
 /// holds, walking first-parent history back from the head.
 pub struct RequireImage<'a> {
-    pub registry: &'a dyn crate::registry::Registry,
+    pub registry: &'a dyn crate::resolve::registry::Registry,
     /// The ECR repository a tag use's image is in, after account fixes; `None` off ECR.
-    pub repo_of: &'a dyn Fn(&TagUse) -> Option<crate::registry::EcrRepo>,
+    pub repo_of: &'a dyn Fn(&TagUse) -> Option<crate::resolve::registry::EcrRepo>,
     /// How many commits to look at before giving up.
     pub depth: usize,
 }
@@ -213,7 +213,7 @@ fn walk_back(
     source: &Source,
     head: BranchHead,
     template: &str,
-    repo: &crate::registry::EcrRepo,
+    repo: &crate::resolve::registry::EcrRepo,
     require: &RequireImage,
 ) -> Result<(BranchHead, String, Vec<String>), String> {
     let history = super::git::first_parent_history(&source.repo, &head.branch, require.depth)

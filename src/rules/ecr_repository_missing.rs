@@ -1,9 +1,9 @@
 //! `ecr-repository-missing`: an image points at an ECR repository that does not exist.
 
+use super::registry_uses::checked_uses;
 use super::{FileInput, Rule, RuleMeta};
 use crate::finding::{Finding, Severity};
 use crate::locate::source_range;
-use crate::registry::checked_uses;
 use crate::resolve::Resolved;
 
 pub struct EcrRepositoryMissing;

@@ -1,9 +1,9 @@
 //! `ecr-tag-missing`: an image's tag (after pinning) is not in its ECR repository.
 
+use super::registry_uses::checked_uses;
 use super::{FileInput, Rule, RuleMeta};
 use crate::finding::{Finding, Severity};
 use crate::locate::source_range;
-use crate::registry::checked_uses;
 use crate::resolve::pins::PinOutcome;
 use crate::resolve::Resolved;
 

@@ -11,6 +11,7 @@ mod missing_image_override;
 mod mutable_tag;
 mod node_role_ecr;
 mod placeholder_account;
+mod registry_uses;
 
 use crate::finding::{Finding, Severity};
 use crate::locate::Located;

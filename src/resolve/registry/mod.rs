@@ -8,8 +8,7 @@ mod ecr;
 
 use crate::locate::aws::{find_accounts, AccountSite, AWS_OWNED_ACCOUNTS};
 use crate::locate::images::TagUse;
-use crate::resolve::pins::PinOutcome;
-use crate::resolve::{AccountResolver, Resolved};
+use crate::resolve::account::AccountResolver;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A private ECR repository: `<account>.dkr.ecr.<region>.amazonaws.com/<repository>`.
@@ -48,17 +47,6 @@ pub fn ecr_repo(image: &str) -> Option<EcrRepo> {
     })
 }
 
-/// The image a tag use renders once fixes apply: placeholder accounts replaced by the target
-/// account, a mutable tag by its pin. `None` for images not in a private ECR registry.
-pub fn rendered(use_: &TagUse, resolved: &Resolved) -> Option<(EcrRepo, String)> {
-    let repo = fixed_repo(use_, &resolved.accounts)?;
-    let tag = match resolved.pins.outcome(use_) {
-        Some(PinOutcome::Pinned(pin)) => pin.tag.clone(),
-        _ => use_.tag.as_deref().unwrap_or("latest").to_string(),
-    };
-    Some((repo, tag))
-}
-
 /// The ECR repository of a tag use once placeholder accounts are replaced by the target.
 pub fn fixed_repo(use_: &TagUse, accounts: &AccountResolver) -> Option<EcrRepo> {
     let mut image = use_.image.to_string();
@@ -70,29 +58,6 @@ pub fn fixed_repo(use_: &TagUse, accounts: &AccountResolver) -> Option<EcrRepo> 
         }
     }
     ecr_repo(&image)
-}
-
-/// The tag uses of a file whose rendered ECR image the registry was asked about, with the
-/// site each is written at: what both registry rules walk.
-pub fn checked_uses<'a>(
-    file: &'a crate::rules::FileInput<'a>,
-    resolved: &'a Resolved,
-) -> impl Iterator<
-    Item = (
-        &'a TagUse,
-        &'a crate::locate::Site,
-        EcrRepo,
-        String,
-        &'a RegistryFacts,
-    ),
-> + 'a {
-    let facts = resolved.registry.as_ref();
-    file.uses.iter().filter_map(move |use_| {
-        let facts = facts?;
-        let (repo, tag) = rendered(use_, resolved)?;
-        let site = file.located.sites.get(use_.site)?;
-        Some((use_, site, repo, tag, facts))
-    })
 }
 
 /// What the registry said, for the rules and the run's notes.
@@ -160,19 +125,20 @@ impl Registry for Offline {
 }
 
 /// The tags to check per ECR repository, and the images passed over (AWS's own registries),
-/// of `uses`: every tag use of the repository.
+/// of `uses`: every tag use of the repository, as `rendered` says it renders once fixed.
 pub fn wanted(
-    resolved: &Resolved,
+    accounts: &AccountResolver,
+    rendered: impl Fn(&TagUse) -> Option<(EcrRepo, String)>,
     uses: impl Iterator<Item = TagUse>,
 ) -> (BTreeMap<EcrRepo, BTreeSet<String>>, usize) {
     let mut wanted: BTreeMap<EcrRepo, BTreeSet<String>> = BTreeMap::new();
     let mut aws_owned = 0;
     for use_ in uses {
-        let Some((repo, tag)) = rendered(&use_, resolved) else {
+        let Some((repo, tag)) = rendered(&use_) else {
             continue;
         };
         if AWS_OWNED_ACCOUNTS.contains(&repo.account.as_str())
-            || resolved.accounts.is_placeholder(&repo.account)
+            || accounts.is_placeholder(&repo.account)
         {
             aws_owned += 1;
             continue;
