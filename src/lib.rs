@@ -1,10 +1,8 @@
 //! manifix: find and fix placeholder AWS accounts, mutable image tags and IRSA mistakes in
 //! GitOps repositories, with edits that change only the values they mean to change.
 
-pub mod app;
-pub mod branch;
-pub mod bulk;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod discover;
 pub mod emit;

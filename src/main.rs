@@ -2,8 +2,8 @@
 //! (0 clean, 1 findings or changes needed, 2 error). A closed pipe is not an error.
 
 use clap::Parser;
-use manifix::app::{self, EXIT_CLEAN, EXIT_ERROR};
 use manifix::cli::Cli;
+use manifix::commands::{self, EXIT_CLEAN, EXIT_ERROR};
 use std::io::{self, Write};
 use std::process::ExitCode;
 
@@ -122,13 +122,13 @@ fn main() -> ExitCode {
     let stderr = io::stderr();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut err = stderr.lock();
-    let result = app::run(cli, &mut out, &mut err).and_then(|code| {
+    let result = commands::run(cli, &mut out, &mut err).and_then(|code| {
         out.flush()?;
         Ok(code)
     });
     match result {
         Ok(code) => ExitCode::from(code),
-        Err(app::AppError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+        Err(commands::AppError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
             ExitCode::from(EXIT_CLEAN)
         }
         Err(e) => {

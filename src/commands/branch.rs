@@ -1,7 +1,7 @@
 //! `fix --branch`: run the fix on HEAD's content and commit it to a new branch, then optionally
 //! push it and describe it for a pull request.
 
-use crate::app::{fix_choice, options, plan_or_stop, AppError, EXIT_CLEAN, EXIT_ERROR};
+use super::shared::{fix_choice, options, plan_or_stop, AppError, EXIT_CLEAN, EXIT_ERROR};
 use crate::cli::FixArgs;
 use crate::emit::{self, Paint};
 use crate::engine::analyze;

@@ -8,7 +8,7 @@ pub mod repos;
 mod table;
 pub mod worker;
 
-use crate::app::{AppError, EXIT_CLEAN, EXIT_ERROR};
+use super::shared::{AppError, EXIT_CLEAN, EXIT_ERROR};
 use crate::cli::BulkArgs;
 use crate::emit::Paint;
 use crate::recipe::Recipe;

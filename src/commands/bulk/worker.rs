@@ -92,7 +92,7 @@ fn work(spec: &RepoSpec, job: &Job, diff: &mut String) -> Result<RepoRecord, Str
         ..RunOptions::default()
     };
     let run = analyze(&opts).map_err(|e| e.to_string())?;
-    if crate::app::placeholder_targets(&run)
+    if crate::commands::shared::placeholder_targets(&run)
         .map_err(|e| e.to_string())?
         .missing
     {
