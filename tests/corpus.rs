@@ -1,8 +1,8 @@
-//! Fidelity of the real binary over real public repositories (`../shared/corpus`, see its
+//! Fidelity of the real binary over real public repositories (`tests/corpus`, see its
 //! README): every `placeholder-account` finding sits on the digits of a placeholder account in
 //! an ECR host or an ARN; `fix` changes exactly those digits and no other byte of the tree, is
 //! idempotent, and leaves nothing for `check` to report; invalid YAML of the yaml-test-suite is
-//! reported cleanly and never edited. Everything runs on temp copies: the corpus is read-only.
+//! reported cleanly and never edited. Everything runs on temp copies: the corpus is never edited.
 
 use regex::Regex;
 use serde_json::Value;
@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::LazyLock;
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus");
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus");
 const SUITE: &str = "yaml-test-suite";
 const REAL: &str = "465002806239";
 const PLACEHOLDERS: &[&str] = &[
@@ -76,7 +76,7 @@ fn manifix(args: &[&str], dir: &Path) -> Output {
 /// The repository folders of the corpus (everything but the yaml-test-suite).
 fn repositories() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(CORPUS)
-        .expect("the corpus is missing: ../shared/corpus")
+        .expect("the corpus is missing: tests/corpus")
         .map(|e| e.expect("dir entry").path())
         .filter(|p| p.is_dir() && !p.ends_with(SUITE))
         .collect();
@@ -85,7 +85,8 @@ fn repositories() -> Vec<PathBuf> {
     dirs
 }
 
-/// Copies a tree by content: the corpus files are read-only and `fix` must be able to write.
+/// Copies a tree by content: the corpus must stay untouched (its files may be read-only) and
+/// `fix` must be able to write.
 fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("create dir");
     for entry in std::fs::read_dir(from).expect("read dir") {

@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus");
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus");
 
 /// A change a reported fix may make to a rendered scalar.
 #[derive(Debug, Clone, PartialEq)]
@@ -288,8 +288,8 @@ fn parallel<T: Sync, R: Send>(jobs: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
     results.into_iter().map(|(_, r)| r).collect()
 }
 
-/// Copies a tree as new, writable files (the shared corpus is read-only, and `fs::copy` would
-/// keep that).
+/// Copies a tree as new, writable files (the corpus must stay untouched and may be read-only,
+/// which `fs::copy` would keep).
 fn copy_writable(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("create dir");
     for entry in std::fs::read_dir(from).expect("read dir") {

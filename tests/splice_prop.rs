@@ -29,7 +29,7 @@ use std::path::Path;
 
 const SUITE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/corpus/yaml-test-suite/data"
+    "/tests/corpus/yaml-test-suite/data"
 );
 
 /// Cases per property in CI: about a second in the debug test profile (30k: ~3.5 s).

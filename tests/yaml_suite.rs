@@ -15,10 +15,7 @@ use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
-const SUITE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/corpus/yaml-test-suite"
-);
+const SUITE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus/yaml-test-suite");
 
 /// Invalid cases granit-parser accepts, with why that is acceptable for manifix: none of them
 /// can make an edit wrong, because the verifier compares the parser with itself.

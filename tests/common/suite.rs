@@ -1,4 +1,4 @@
-//! The yaml-test-suite corpus beside the project: where its cases are.
+//! The yaml-test-suite corpus vendored under `tests/corpus`: where its cases are.
 
 use std::path::{Path, PathBuf};
 
