@@ -7,6 +7,7 @@ pub mod config;
 pub mod discover;
 pub mod emit;
 pub mod engine;
+pub mod escape;
 pub(crate) mod external;
 pub mod finding;
 pub mod fix;

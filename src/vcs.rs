@@ -260,7 +260,7 @@ pub fn check_branch(repo: &Repository, branch: &str, force: bool) -> Result<(), 
     if let Some(worktree) = other_worktree_with(repo, &refname) {
         return Err(VcsError::CheckedOutElsewhere {
             branch: branch.to_string(),
-            worktree: crate::emit::escape::quote_path(&worktree.display().to_string()).into_owned(),
+            worktree: crate::escape::quote_path(&worktree.display().to_string()).into_owned(),
         });
     }
     if !force && repo.find_reference(&refname).is_ok() {

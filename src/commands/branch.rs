@@ -68,7 +68,7 @@ pub fn fix_on_branch(
         .filter(|f| {
             std::fs::read(real_root.join(&f.path)).ok().as_deref() != Some(f.old.as_bytes())
         })
-        .map(|f| emit::escape::quote_path(&f.path).into_owned())
+        .map(|f| crate::escape::quote_path(&f.path).into_owned())
         .collect();
     if !differing.is_empty() {
         writeln!(
@@ -96,7 +96,7 @@ pub fn fix_on_branch(
         &sha[..7],
         emit::text::plural(plan.fixes(), "fix", "fixes"),
         emit::text::plural(plan.files.len(), "file", "files"),
-        emit::escape::control(message.lines().next().unwrap_or(""))
+        crate::escape::control(message.lines().next().unwrap_or(""))
     )?;
 
     if let Some(path) = &args.pr_body {
@@ -149,7 +149,7 @@ pub fn fix_on_branch(
                     err,
                     "{}: {}",
                     paint.wrap("31", "error"),
-                    emit::escape::control_but_lines(&e)
+                    crate::escape::control_but_lines(&e)
                 )?;
                 status = EXIT_ERROR;
             }

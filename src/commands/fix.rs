@@ -23,7 +23,7 @@ fn remove_leftovers(run: &mut Run, err: &mut dyn Write, paint: Paint) -> io::Res
             Ok(()) => writeln!(
                 err,
                 "note: removed {}, a temporary file of a manifix fix that was interrupted (process {})",
-                emit::escape::quote_path(&left.path),
+                crate::escape::quote_path(&left.path),
                 left.pid
             )?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -31,7 +31,7 @@ fn remove_leftovers(run: &mut Run, err: &mut dyn Write, paint: Paint) -> io::Res
                 writeln!(
                     err,
                     "{}: {}: cannot remove this temporary file of an interrupted manifix fix: {e}",
-                    emit::escape::quote_path(&left.path),
+                    crate::escape::quote_path(&left.path),
                     paint.wrap("31", "error")
                 )?;
                 kept.push(left);
@@ -83,7 +83,7 @@ pub(super) fn fix(
                     err,
                     "{}: {}",
                     paint_err.wrap("31", "error"),
-                    emit::escape::control(&e.to_string())
+                    crate::escape::control(&e.to_string())
                 )?;
                 write_failures += 1;
                 unwritten_fixes += file.fixed.len();

@@ -78,7 +78,7 @@ pub(crate) fn report_side_notes(
         writeln!(
             err,
             "{}: {}: temporary file of a manifix fix that was interrupted (process {} is gone); the next `manifix fix` removes it",
-            emit::escape::quote_path(&left.path),
+            crate::escape::quote_path(&left.path),
             paint.wrap("33", "warning"),
             left.pid
         )?;
@@ -90,14 +90,14 @@ pub(crate) fn report_side_notes(
             err,
             "{}: {}",
             paint.wrap("31", "error"),
-            emit::escape::control(&e)
+            crate::escape::control(&e)
         )?;
     }
     for note in &run.registry_notes {
-        writeln!(err, "note: {}", emit::escape::control(&note.to_string()))?;
+        writeln!(err, "note: {}", crate::escape::control(&note.to_string()))?;
     }
     for note in &targets.inferred {
-        writeln!(err, "{}", emit::escape::control(&note.to_string()))?;
+        writeln!(err, "{}", crate::escape::control(&note.to_string()))?;
     }
     Ok(())
 }

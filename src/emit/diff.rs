@@ -2,8 +2,8 @@
 //! header carries what its fixes are based on (for a pinned tag: the commit), the way git puts
 //! the enclosing function there.
 
-use super::escape::{control, diff_line, quote_with_prefix};
 use super::Paint;
+use crate::escape::{control, diff_line, quote_with_prefix};
 use similar::{ChangeTag, TextDiff};
 use std::fmt::Write;
 

@@ -12,7 +12,7 @@ pub fn escape_data(s: &str) -> String {
         .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A");
-    super::escape::control(&s).into_owned()
+    crate::escape::control(&s).into_owned()
 }
 
 /// Escapes a property value, where `:` and `,` would end the value.

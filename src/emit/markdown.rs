@@ -73,7 +73,7 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 /// it; any other backtick is escaped). Control characters are shown as escapes, so a message
 /// stays one list item.
 pub fn escape(text: &str) -> String {
-    let text = super::escape::control(text);
+    let text = crate::escape::control(text);
     let chars: Vec<char> = text.chars().collect();
     let run_at = |i: usize| chars[i..].iter().take_while(|&&c| c == '`').count();
     let mut out = String::with_capacity(text.len());
@@ -177,9 +177,9 @@ fn finding_item(md: &mut String, f: &Finding) {
     let _ = writeln!(
         md,
         "{mark} {} — **{}** `{}`: {}",
-        super::escape::md_code(&format!(
+        crate::escape::md_code(&format!(
             "{}:{}",
-            super::escape::quote_path(&f.path),
+            crate::escape::quote_path(&f.path),
             f.line
         )),
         f.severity.as_str(),
@@ -354,9 +354,9 @@ pub fn report(out: &mut dyn std::io::Write, run: &Run) -> std::io::Result<()> {
             let _ = writeln!(
                 md,
                 "- [ ] {} — {}",
-                super::escape::md_code(&format!(
+                crate::escape::md_code(&format!(
                     "{}:{}:{}",
-                    super::escape::quote_path(&e.path),
+                    crate::escape::quote_path(&e.path),
                     e.line,
                     e.column
                 )),
@@ -374,7 +374,7 @@ pub fn report(out: &mut dyn std::io::Write, run: &Run) -> std::io::Result<()> {
             let _ = writeln!(
                 md,
                 "- {} — {}",
-                super::escape::md_code(&super::escape::quote_path(&s.path)),
+                crate::escape::md_code(&crate::escape::quote_path(&s.path)),
                 escape(&s.reason)
             );
             write_out(&mut md, out, false)?;

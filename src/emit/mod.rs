@@ -1,7 +1,6 @@
 //! Output: text diagnostics, JSON, SARIF, GitHub annotations, Markdown reports, unified diffs. Everything here writes to a `Write` it is given.
 
 pub mod diff;
-pub mod escape;
 pub mod github;
 pub mod json;
 pub mod markdown;

@@ -1,6 +1,6 @@
 //! The commit message and the pull-request description for `fix --branch`.
 
-use super::escape::{md_cell_code, md_code, md_text, quote_path};
+use crate::escape::{md_cell_code, md_code, md_text, quote_path};
 use crate::finding::Finding;
 use crate::fix::FilePlan;
 use std::collections::BTreeMap;

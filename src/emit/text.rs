@@ -1,8 +1,8 @@
 //! The default text output: `path:line:col: rule-id: message`, then a summary line.
 
-use super::escape::{control, quote_path};
 use super::Paint;
 use crate::engine::{FileError, SkippedFile, Tally};
+use crate::escape::{control, quote_path};
 use crate::finding::{Finding, Severity};
 use std::io::{self, Write};
 

@@ -230,7 +230,7 @@ pub fn alias_note(text: &str, first: &Scalar, dup: &Scalar) -> String {
     match alias {
         Some(name) => format!(
             " (`{}` is an alias, read as the value it stands for)",
-            crate::emit::escape::control(name)
+            crate::escape::control(name)
         ),
         None => String::new(),
     }

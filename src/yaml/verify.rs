@@ -97,7 +97,7 @@ fn no_duplicate_key(edited: &str) -> Result<(), EditError> {
     let lines = crate::text::LineIndex::new(edited);
     Err(EditError::Verify(format!(
         "after the edit, key `{}` at line {} would be the same as the key at line {}{}: kubectl rejects a mapping with a duplicate key",
-        crate::emit::escape::control(&dup.value),
+        crate::escape::control(&dup.value),
         lines.line_col(dup.span.start).0,
         lines.line_col(first.span.start).0,
         super::model::alias_note(edited, first, dup),

@@ -3,8 +3,8 @@
 
 use super::report::{RepoRecord, Status};
 use super::repos::RepoSpec;
-use crate::emit::escape::control;
 use crate::emit::Paint;
+use crate::escape::control;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
