@@ -1,0 +1,424 @@
+//! The files a walk found: each file's entry (where it is, how users see it, what the walk
+//! saw of it) and the list of them, sorted by relative path.
+
+use crate::external::{ExternalSort, Order, Record};
+use crate::form::{Reader, Writer};
+use crate::fsio::Seen;
+use std::borrow::Cow;
+use std::path::Path;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Yaml,
+    Terraform,
+}
+
+#[derive(Debug, Clone)]
+pub struct FileEntry {
+    /// Where the file is read and written (`abs`).
+    location: Location,
+    /// Relative to the run's root, `/`-separated: what users see.
+    pub rel: String,
+    pub kind: FileKind,
+    /// What the walk saw of it, to open it again safely (`crate::fsio`).
+    pub seen: Seen,
+}
+
+/// Where a file is on disk. Almost always the root joined with the file's relative path,
+/// which is then not stored again for each file: a path of its own per file was a tenth of a
+/// large run's memory.
+#[derive(Debug, Clone)]
+enum Location {
+    /// A base (shared by every file under it: the root, or none when the relative path is
+    /// the path walked) joined with `rel`.
+    UnderRoot(Arc<Path>),
+    /// The path as walked, when joining gives a different path (a path outside the root, a
+    /// name that is not UTF-8, a `./` the relative path drops).
+    Elsewhere(Box<Path>),
+}
+
+impl FileEntry {
+    /// The entry of a file at `path` that the user named whole, whose path relative to
+    /// `root` is `rel`.
+    pub fn new(root: &Arc<Path>, path: &Path, rel: String, kind: FileKind) -> FileEntry {
+        FileEntry::walked(root, path, rel, kind, Seen::named(path))
+    }
+
+    /// The entry of the file walked at `path`, whose path relative to `root` is `rel`.
+    pub fn walked(
+        root: &Arc<Path>,
+        path: &Path,
+        rel: String,
+        kind: FileKind,
+        seen: Seen,
+    ) -> FileEntry {
+        let location = if root.join(&rel).as_os_str() == path.as_os_str() {
+            Location::UnderRoot(Arc::clone(root))
+        } else if Path::new(&rel).as_os_str() == path.as_os_str() {
+            // Several paths under `.` are walked as `apps/a.yaml`, not `./apps/a.yaml`.
+            Location::UnderRoot(no_base())
+        } else {
+            Location::Elsewhere(path.into())
+        };
+        FileEntry {
+            location,
+            rel,
+            kind,
+            seen,
+        }
+    }
+
+    /// The file's path, as it was walked.
+    pub fn abs(&self) -> Cow<'_, Path> {
+        match &self.location {
+            Location::UnderRoot(root) => Cow::Owned(root.join(&self.rel)),
+            Location::Elsewhere(path) => Cow::Borrowed(path),
+        }
+    }
+
+    /// Writes the entry in the run's byte form (`crate::form`), its base as an index into
+    /// `bases` (added there when new: a run has one base per path it was given). `false`
+    /// when the entry has no such form: a walked path that is not UTF-8 outside Unix.
+    pub(crate) fn encode(&self, w: &mut Writer, bases: &mut Vec<Arc<Path>>) -> bool {
+        match &self.location {
+            Location::UnderRoot(base) => {
+                let index = match bases.iter().position(|b| Arc::ptr_eq(b, base)) {
+                    Some(index) => index,
+                    None => {
+                        bases.push(Arc::clone(base));
+                        bases.len() - 1
+                    }
+                };
+                w.byte(0);
+                w.number(index);
+            }
+            Location::Elsewhere(path) => {
+                let Some(bytes) = path_bytes(path) else {
+                    return false;
+                };
+                w.byte(1);
+                w.bytes(bytes);
+            }
+        }
+        w.text(&self.rel);
+        write_kind(w, self.kind);
+        write_seen(w, self.seen);
+        true
+    }
+
+    /// An entry written by `encode` with the same `bases`; `None` when `r` does not hold one.
+    pub(crate) fn decode(r: &mut Reader, bases: &[Arc<Path>]) -> Option<FileEntry> {
+        let location = match r.byte()? {
+            0 => Location::UnderRoot(Arc::clone(bases.get(r.number()?)?)),
+            1 => Location::Elsewhere(read_path(r)?),
+            _ => return None,
+        };
+        let rel = r.text()?;
+        let kind = read_kind(r)?;
+        let seen = read_seen(r)?;
+        Some(FileEntry {
+            location,
+            rel,
+            kind,
+            seen,
+        })
+    }
+}
+
+/// A path's bytes as the byte form keeps them: on Unix any path; elsewhere a path that is
+/// UTF-8 (`None` for one that is not).
+fn path_bytes(path: &Path) -> Option<&[u8]> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        Some(path.as_os_str().as_bytes())
+    }
+    #[cfg(not(unix))]
+    {
+        path.to_str().map(str::as_bytes)
+    }
+}
+
+/// A path written as `path_bytes`.
+fn read_path(r: &mut Reader) -> Option<Box<Path>> {
+    let bytes = r.bytes()?;
+    #[cfg(unix)]
+    let path: &Path = {
+        use std::os::unix::ffi::OsStrExt;
+        Path::new(std::ffi::OsStr::from_bytes(bytes))
+    };
+    #[cfg(not(unix))]
+    let path: &Path = Path::new(std::str::from_utf8(bytes).ok()?);
+    Some(path.into())
+}
+
+fn write_kind(w: &mut Writer, kind: FileKind) {
+    w.byte(match kind {
+        FileKind::Yaml => 0,
+        FileKind::Terraform => 1,
+    });
+}
+
+fn write_seen(w: &mut Writer, seen: Seen) {
+    w.number(seen.named_len as usize);
+    w.word(seen.ino);
+}
+
+fn read_seen(r: &mut Reader) -> Option<Seen> {
+    Some(Seen {
+        named_len: r.number_u32()?,
+        ino: r.word()?,
+    })
+}
+
+fn read_kind(r: &mut Reader) -> Option<FileKind> {
+    match r.byte()? {
+        0 => Some(FileKind::Yaml),
+        1 => Some(FileKind::Terraform),
+        _ => None,
+    }
+}
+
+/// The base of the entries that are kept as walked below `.` (see `FileEntry::new`).
+fn no_base() -> Arc<Path> {
+    static NO_BASE: std::sync::LazyLock<Arc<Path>> =
+        std::sync::LazyLock::new(|| Arc::from(Path::new("")));
+    Arc::clone(&NO_BASE)
+}
+
+/// The files a walk found, sorted by relative path on disk as they are found
+/// (`crate::external`), each once.
+pub struct WalkedFiles {
+    sort: ExternalSort<Walked, Order<Walked>>,
+    /// The run's root as given, which most entries share.
+    root: Arc<Path>,
+}
+
+impl Default for WalkedFiles {
+    fn default() -> Self {
+        WalkedFiles::new(Arc::from(Path::new("")))
+    }
+}
+
+impl WalkedFiles {
+    pub(super) fn new(root: Arc<Path>) -> WalkedFiles {
+        WalkedFiles {
+            sort: ExternalSort::new("the list of files found", |a, b| a.rel.cmp(&b.rel)),
+            root,
+        }
+    }
+
+    pub(super) fn push(&mut self, entry: FileEntry) {
+        let at = match entry.location {
+            Location::UnderRoot(base) if Arc::ptr_eq(&base, &self.root) => At::Root,
+            Location::UnderRoot(base) if base.as_os_str().is_empty() => At::Bare,
+            Location::UnderRoot(base) => At::Elsewhere(base.join(&entry.rel).into()),
+            Location::Elsewhere(path) => At::Elsewhere(path),
+        };
+        self.sort.push(Walked {
+            at,
+            rel: entry.rel,
+            kind: entry.kind,
+            seen: entry.seen,
+        });
+    }
+
+    /// The files in order of relative path, each once (of two walked at one relative path,
+    /// by two paths given, the first kept); an error when the list cannot be read back.
+    pub fn entries(self) -> impl Iterator<Item = Result<FileEntry, String>> {
+        let root = self.root;
+        let (mut sorted, mut failed) = match self.sort.finish() {
+            Ok(sorted) => (Some(sorted.peekable()), None),
+            Err(e) => (None, Some(e)),
+        };
+        std::iter::from_fn(move || {
+            if let Some(e) = failed.take() {
+                return Some(Err(e));
+            }
+            let sorted = sorted.as_mut()?;
+            let walked = match sorted.next()? {
+                Ok(walked) => walked,
+                Err(e) => return Some(Err(e)),
+            };
+            // The later ones walked at the same relative path are passed over.
+            while sorted
+                .next_if(|next| matches!(next, Ok(n) if n.rel == walked.rel))
+                .is_some()
+            {}
+            let location = match walked.at {
+                At::Root => Location::UnderRoot(Arc::clone(&root)),
+                At::Bare => Location::UnderRoot(no_base()),
+                At::Elsewhere(path) => Location::Elsewhere(path),
+            };
+            Some(Ok(FileEntry {
+                location,
+                rel: walked.rel,
+                kind: walked.kind,
+                seen: walked.seen,
+            }))
+        })
+    }
+}
+
+/// A walked file as it waits in the sort: its entry, with its base named rather than shared.
+struct Walked {
+    at: At,
+    rel: String,
+    kind: FileKind,
+    seen: Seen,
+}
+
+enum At {
+    /// The run's root joined with the relative path.
+    Root,
+    /// The relative path itself.
+    Bare,
+    Elsewhere(Box<Path>),
+}
+
+impl Record for Walked {
+    fn encode(&self, w: &mut Writer) {
+        match &self.at {
+            At::Root => w.byte(0),
+            At::Bare => w.byte(1),
+            At::Elsewhere(path) => {
+                w.byte(2);
+                // Every walked path has its bytes here: outside Unix, `add_file` passes over
+                // a path that is not UTF-8.
+                w.bytes(path_bytes(path).unwrap_or_default());
+            }
+        }
+        w.text(&self.rel);
+        write_kind(w, self.kind);
+        write_seen(w, self.seen);
+    }
+
+    fn decode(r: &mut Reader) -> Option<Walked> {
+        let at = match r.byte()? {
+            0 => At::Root,
+            1 => At::Bare,
+            2 => At::Elsewhere(read_path(r)?),
+            _ => return None,
+        };
+        let rel = r.text()?;
+        let kind = read_kind(r)?;
+        let seen = read_seen(r)?;
+        Some(Walked {
+            at,
+            rel,
+            kind,
+            seen,
+        })
+    }
+
+    fn weight(&self) -> usize {
+        self.rel.len()
+            + match &self.at {
+                At::Elsewhere(path) => path.as_os_str().len(),
+                _ => 0,
+            }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discover::{kind_of, relative};
+    use std::path::PathBuf;
+
+    /// Files come back from the walk's sort in order of relative path, each once, at the
+    /// path they were walked at, wherever it is.
+    #[test]
+    fn walked_files_come_back_sorted_once_each_at_their_paths() {
+        let root: Arc<Path> = Arc::from(Path::new("repo"));
+        let mut walked: Vec<PathBuf> = [
+            "repo/b.yaml",
+            "repo/a/x.yaml",
+            "repo/a.b/y.yaml",
+            "elsewhere/c.yaml",
+            "repo/./d.yaml",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            walked.push(PathBuf::from(std::ffi::OsStr::from_bytes(
+                b"repo/\xff.yaml",
+            )));
+        }
+        let mut files = WalkedFiles::new(Arc::clone(&root));
+        let bare: Arc<Path> = Arc::from(Path::new("bare.yaml"));
+        files.push(FileEntry::new(
+            &no_base(),
+            &bare,
+            "bare.yaml".into(),
+            FileKind::Yaml,
+        ));
+        // Each twice, as two overlapping paths given would walk them.
+        for path in walked.iter().chain(&walked) {
+            let kind = kind_of(path).unwrap_or(FileKind::Terraform);
+            files.push(FileEntry::new(&root, path, relative(&root, path), kind));
+        }
+        let back: Vec<FileEntry> = files.entries().collect::<Result<_, _>>().expect("read");
+        let rels: Vec<&str> = back.iter().map(|f| f.rel.as_str()).collect();
+        let mut want: Vec<String> = walked.iter().map(|p| relative(&root, p)).collect();
+        want.push("bare.yaml".into());
+        want.sort();
+        assert_eq!(rels, want);
+        for entry in &back {
+            let at = walked.iter().find(|p| relative(&root, p) == entry.rel);
+            let at = at.map_or(Path::new("bare.yaml"), |p| p.as_path());
+            assert_eq!(entry.abs(), at, "{}", entry.rel);
+        }
+        let shared = back.iter().filter(|f| match &f.location {
+            Location::UnderRoot(base) => Arc::ptr_eq(base, &root),
+            Location::Elsewhere(_) => false,
+        });
+        assert_eq!(
+            shared.count(),
+            3,
+            "b.yaml, a/x.yaml and a.b/y.yaml share the root"
+        );
+    }
+
+    /// A file's path is given back exactly as walked, whether it is kept as the root joined
+    /// with the relative path or on its own.
+    #[test]
+    fn a_file_is_found_again_at_the_path_it_was_walked_at() {
+        let cases = [
+            ("repo", "repo/apps/a.yaml", true),
+            ("repo/", "repo/apps/a.yaml", true),
+            ("/abs/repo", "/abs/repo/a.yaml", true),
+            (".", "./a.yaml", true),
+            (".", "apps/a.yaml", true),
+            ("repo", "elsewhere/a.yaml", true),
+            ("repo", "./repo/a.yaml", true),
+            // The relative path drops what joining would not give back.
+            ("repo", "repo/./a.yaml", false),
+        ];
+        for (root, walked, shared) in cases {
+            let root: Arc<Path> = Arc::from(Path::new(root));
+            let walked = Path::new(walked);
+            let entry = FileEntry::new(&root, walked, relative(&root, walked), FileKind::Yaml);
+            assert_eq!(entry.abs(), walked, "{root:?} {walked:?}");
+            assert_eq!(
+                matches!(entry.location, Location::UnderRoot(_)),
+                shared,
+                "{root:?} {walked:?}"
+            );
+        }
+        // A name that is not UTF-8 is shown lossily, and kept as walked.
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let root: Arc<Path> = Arc::from(Path::new("repo"));
+            let walked = Path::new(std::ffi::OsStr::from_bytes(b"repo/\xff.yaml"));
+            let entry = FileEntry::new(&root, walked, relative(&root, walked), FileKind::Yaml);
+            assert_eq!(entry.abs(), walked);
+            assert!(matches!(entry.location, Location::Elsewhere(_)));
+        }
+    }
+}
