@@ -1,4 +1,4 @@
-//! Command-line definitions (clap). Nothing here does work; `app` runs what the user asked.
+//! Command-line definitions (clap). Nothing here does work; `commands` runs what the user asked.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;

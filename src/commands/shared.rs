@@ -1,5 +1,6 @@
-//! Runs a parsed command line: the glue between the CLI, the engine and the emitters. Returns
-//! the exit status; `main` only maps a closed pipe and fatal errors.
+//! What the commands share: their error and exit statuses, the run options a command line
+//! gives, the side notes every run prints, and the stop before a fix that has no target
+//! account. Imports no command.
 
 use crate::cli::{Common, FixArgs};
 use crate::emit::{self, Paint};
