@@ -8,7 +8,6 @@ pub mod discover;
 pub mod emit;
 pub mod engine;
 pub mod escape;
-pub(crate) mod external;
 pub mod finding;
 pub mod fix;
 pub(crate) mod form;

@@ -1,7 +1,6 @@
 //! The files a walk found: each file's entry (where it is, how users see it, what the walk
 //! saw of it) and the list of them, sorted by relative path.
 
-use crate::external::{ExternalSort, Order, Record};
 use crate::form::{Reader, Writer};
 use crate::fsio::Seen;
 use std::borrow::Cow;
@@ -187,137 +186,24 @@ fn no_base() -> Arc<Path> {
     Arc::clone(&NO_BASE)
 }
 
-/// The files a walk found, sorted by relative path on disk as they are found
-/// (`crate::external`), each once.
+/// The files a walk found, each once, in order of relative path.
+#[derive(Default)]
 pub struct WalkedFiles {
-    sort: ExternalSort<Walked, Order<Walked>>,
-    /// The run's root as given, which most entries share.
-    root: Arc<Path>,
-}
-
-impl Default for WalkedFiles {
-    fn default() -> Self {
-        WalkedFiles::new(Arc::from(Path::new("")))
-    }
+    files: Vec<FileEntry>,
 }
 
 impl WalkedFiles {
-    pub(super) fn new(root: Arc<Path>) -> WalkedFiles {
-        WalkedFiles {
-            sort: ExternalSort::new("the list of files found", |a, b| a.rel.cmp(&b.rel)),
-            root,
-        }
-    }
-
     pub(super) fn push(&mut self, entry: FileEntry) {
-        let at = match entry.location {
-            Location::UnderRoot(base) if Arc::ptr_eq(&base, &self.root) => At::Root,
-            Location::UnderRoot(base) if base.as_os_str().is_empty() => At::Bare,
-            Location::UnderRoot(base) => At::Elsewhere(base.join(&entry.rel).into()),
-            Location::Elsewhere(path) => At::Elsewhere(path),
-        };
-        self.sort.push(Walked {
-            at,
-            rel: entry.rel,
-            kind: entry.kind,
-            seen: entry.seen,
-        });
+        self.files.push(entry);
     }
 
     /// The files in order of relative path, each once (of two walked at one relative path,
-    /// by two paths given, the first kept); an error when the list cannot be read back.
-    pub fn entries(self) -> impl Iterator<Item = Result<FileEntry, String>> {
-        let root = self.root;
-        let (mut sorted, mut failed) = match self.sort.finish() {
-            Ok(sorted) => (Some(sorted.peekable()), None),
-            Err(e) => (None, Some(e)),
-        };
-        std::iter::from_fn(move || {
-            if let Some(e) = failed.take() {
-                return Some(Err(e));
-            }
-            let sorted = sorted.as_mut()?;
-            let walked = match sorted.next()? {
-                Ok(walked) => walked,
-                Err(e) => return Some(Err(e)),
-            };
-            // The later ones walked at the same relative path are passed over.
-            while sorted
-                .next_if(|next| matches!(next, Ok(n) if n.rel == walked.rel))
-                .is_some()
-            {}
-            let location = match walked.at {
-                At::Root => Location::UnderRoot(Arc::clone(&root)),
-                At::Bare => Location::UnderRoot(no_base()),
-                At::Elsewhere(path) => Location::Elsewhere(path),
-            };
-            Some(Ok(FileEntry {
-                location,
-                rel: walked.rel,
-                kind: walked.kind,
-                seen: walked.seen,
-            }))
-        })
-    }
-}
-
-/// A walked file as it waits in the sort: its entry, with its base named rather than shared.
-struct Walked {
-    at: At,
-    rel: String,
-    kind: FileKind,
-    seen: Seen,
-}
-
-enum At {
-    /// The run's root joined with the relative path.
-    Root,
-    /// The relative path itself.
-    Bare,
-    Elsewhere(Box<Path>),
-}
-
-impl Record for Walked {
-    fn encode(&self, w: &mut Writer) {
-        match &self.at {
-            At::Root => w.byte(0),
-            At::Bare => w.byte(1),
-            At::Elsewhere(path) => {
-                w.byte(2);
-                // Every walked path has its bytes here: outside Unix, `add_file` passes over
-                // a path that is not UTF-8.
-                w.bytes(path_bytes(path).unwrap_or_default());
-            }
-        }
-        w.text(&self.rel);
-        write_kind(w, self.kind);
-        write_seen(w, self.seen);
-    }
-
-    fn decode(r: &mut Reader) -> Option<Walked> {
-        let at = match r.byte()? {
-            0 => At::Root,
-            1 => At::Bare,
-            2 => At::Elsewhere(read_path(r)?),
-            _ => return None,
-        };
-        let rel = r.text()?;
-        let kind = read_kind(r)?;
-        let seen = read_seen(r)?;
-        Some(Walked {
-            at,
-            rel,
-            kind,
-            seen,
-        })
-    }
-
-    fn weight(&self) -> usize {
-        self.rel.len()
-            + match &self.at {
-                At::Elsewhere(path) => path.as_os_str().len(),
-                _ => 0,
-            }
+    /// by two paths given, the first kept).
+    pub fn entries(mut self) -> impl Iterator<Item = FileEntry> {
+        // Stable: of the files at one relative path, the first walked comes first.
+        self.files.sort_by(|a, b| a.rel.cmp(&b.rel));
+        self.files.dedup_by(|later, first| later.rel == first.rel);
+        self.files.into_iter()
     }
 }
 
@@ -349,7 +235,7 @@ mod tests {
                 b"repo/\xff.yaml",
             )));
         }
-        let mut files = WalkedFiles::new(Arc::clone(&root));
+        let mut files = WalkedFiles::default();
         let bare: Arc<Path> = Arc::from(Path::new("bare.yaml"));
         files.push(FileEntry::new(
             &no_base(),
@@ -362,7 +248,7 @@ mod tests {
             let kind = kind_of(path).unwrap_or(FileKind::Terraform);
             files.push(FileEntry::new(&root, path, relative(&root, path), kind));
         }
-        let back: Vec<FileEntry> = files.entries().collect::<Result<_, _>>().expect("read");
+        let back: Vec<FileEntry> = files.entries().collect();
         let rels: Vec<&str> = back.iter().map(|f| f.rel.as_str()).collect();
         let mut want: Vec<String> = walked.iter().map(|p| relative(&root, p)).collect();
         want.push("bare.yaml".into());

@@ -153,7 +153,7 @@ pub fn discover(
         steering,
     };
     let mut out = Discovered {
-        files: WalkedFiles::new(Arc::clone(&shared_root)),
+        files: WalkedFiles::default(),
         ..Discovered::default()
     };
     for path in distinct_paths(paths) {

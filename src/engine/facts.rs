@@ -3,8 +3,6 @@
 
 use super::{Run, RunError};
 use crate::config::Config;
-use crate::external::{ends_group, ExternalSort, Order, Record};
-use crate::form::{Reader, Writer};
 use crate::locate::aws::{find_accounts, AccountSite};
 use crate::locate::kustomize::{Graph, Kustomization};
 use crate::locate::Located;
@@ -118,41 +116,9 @@ pub(super) struct OverlayRow {
     references: u32,
 }
 
-impl Record for OverlayRow {
-    fn encode(&self, w: &mut Writer) {
-        w.text(&self.root);
-        w.word(self.account);
-        w.number(self.file as usize);
-        w.number(self.references as usize);
-    }
-
-    fn decode(r: &mut Reader) -> Option<OverlayRow> {
-        Some(OverlayRow {
-            root: r.text()?.into(),
-            account: r.word()?,
-            file: r.number_u32()?,
-            references: r.number_u32()?,
-        })
-    }
-
-    fn weight(&self) -> usize {
-        // The root is often shared with the file's other rows: counted in each, as a bound.
-        self.root.len() + 16
-    }
-}
-
-/// The repository's overlay-account rows, sorted on disk by root, account and file as they
-/// are added: neither one list of all rows nor a map of every root's accounts is held (the
-/// latter was most of this pass's memory in a repository with thousands of overlays).
-pub(super) struct OverlayRows(ExternalSort<OverlayRow, Order<OverlayRow>>);
-
-impl Default for OverlayRows {
-    fn default() -> Self {
-        OverlayRows(ExternalSort::new("the overlay accounts", |a, b| {
-            (&a.root, a.account, a.file).cmp(&(&b.root, b.account, b.file))
-        }))
-    }
-}
+/// The repository's overlay-account rows.
+#[derive(Default)]
+pub(super) struct OverlayRows(Vec<OverlayRow>);
 
 impl OverlayRows {
     /// Adds the rows of the file at `file` in the run's list (`overlay_rows`).
@@ -211,33 +177,32 @@ pub(super) fn overlay_rows(
 
 /// For each render root whose files name more than one real account: the account most of its
 /// references use, keyed by every file of the root whose account differs (by index). Ties are
-/// not judged: with two accounts equally used, neither is the odd one out. Each root is judged
-/// as its rows come out of the sort; an error when they cannot be read back whole.
+/// not judged: with two accounts equally used, neither is the odd one out.
 pub(super) fn overlay_accounts(
-    rows: OverlayRows,
-) -> Result<std::collections::BTreeMap<u32, Vec<(String, String)>>, String> {
+    mut rows: OverlayRows,
+) -> std::collections::BTreeMap<u32, Vec<(String, String)>> {
     let mut out = std::collections::BTreeMap::new();
-    // The current root's accounts, in account order: each with its references and its files,
-    // in file order, each once (a file reached by two chains counts in each).
-    let mut ranked: Vec<(u64, u64, Vec<u32>)> = Vec::new();
-    let mut rows = rows.0.finish()?.peekable();
-    while let Some(row) = rows.next() {
-        let row = row?;
-        match ranked.last_mut() {
-            Some((account, references, files)) if *account == row.account => {
-                *references += u64::from(row.references);
-                if files.last() != Some(&row.file) {
-                    files.push(row.file);
+    // Rows of one file, root and account (one per chain reaching the root) are alike.
+    rows.0
+        .sort_unstable_by(|a, b| (&a.root, a.account, a.file).cmp(&(&b.root, b.account, b.file)));
+    for root_rows in rows.0.chunk_by(|a, b| a.root == b.root) {
+        // The root's accounts, in account order: each with its references and its files, in
+        // file order, each once (a file reached by two chains counts in each).
+        let mut ranked: Vec<(u64, u64, Vec<u32>)> = Vec::new();
+        for row in root_rows {
+            match ranked.last_mut() {
+                Some((account, references, files)) if *account == row.account => {
+                    *references += u64::from(row.references);
+                    if files.last() != Some(&row.file) {
+                        files.push(row.file);
+                    }
                 }
+                _ => ranked.push((row.account, u64::from(row.references), vec![row.file])),
             }
-            _ => ranked.push((row.account, u64::from(row.references), vec![row.file])),
         }
-        if ends_group(&mut rows, |next| next.root == row.root) {
-            judge_root(&row.root, &mut ranked, &mut out);
-            ranked.clear();
-        }
+        judge_root(&root_rows[0].root, &mut ranked, &mut out);
     }
-    Ok(out)
+    out
 }
 
 /// Judges one render root from its accounts (in account order, each with its references and
@@ -295,7 +260,7 @@ mod tests {
         for &(root, account, file, references) in rows {
             sorted.add(file, vec![(Arc::from(root), account, references)]);
         }
-        overlay_accounts(sorted).expect("read back")
+        overlay_accounts(sorted)
     }
 
     /// Rows added in any order are judged by root and account: a root's accounts are

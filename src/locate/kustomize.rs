@@ -1,10 +1,9 @@
 //! The kustomize graph of a repository: which kustomization includes which files and bases,
 //! and what its `images:` entries do to an image on the way to a rendered overlay.
 
-use crate::external::{ends_group, ExternalSort, Order, Record, Table, TableWriter};
-use crate::form::{Reader, Writer};
 use crate::yaml::{Node, ParsedFile};
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// One `images:` entry of a kustomization; its file is its kustomization's.
 #[derive(Clone, PartialEq, Eq)]
@@ -155,151 +154,23 @@ impl Kustomization {
     }
 }
 
-/// The kustomize graph, kept in the run's spill (`crate::external`): by directory, each
-/// kustomization; by path, the kustomizations that include it. Memory holds a key per block
-/// and the blocks read last, so a monorepo's graph costs the same few megabytes as a small
-/// repository's. Lookups come from every core.
+/// The kustomize graph: by directory, each kustomization; by path, the kustomizations that
+/// include it. Lookups come from every core.
 #[derive(Default)]
 pub struct Graph {
-    /// One per directory (the last read, as a map would keep), without its includes.
-    by_dir: Table<Kustomization>,
+    /// One per directory (the last read, as kustomize would see one file there), without its
+    /// includes.
+    by_dir: HashMap<Arc<str>, Arc<Kustomization>>,
     /// Each included path (file or directory), with the dirs of the kustomizations that
     /// include it, in the order they were read.
-    parents: Table<Includers>,
-    /// Why the graph is incomplete, when a part of it could not be put away or read back:
-    /// lookups then find less, and the run must not report what they found (`damage`).
-    damage: OnceLock<String>,
+    parents: HashMap<Box<str>, Vec<Arc<str>>>,
 }
 
 impl std::fmt::Debug for Graph {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Graph")
-            .field("empty", &self.is_empty())
-            .field("damage", &self.damage.get())
+            .field("kustomizations", &self.by_dir.len())
             .finish()
-    }
-}
-
-/// The dirs of the kustomizations that include a path, in the order read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Includers(Box<[Arc<str>]>);
-
-impl Record for Includers {
-    fn encode(&self, w: &mut Writer) {
-        w.number(self.0.len());
-        for dir in &self.0 {
-            w.text(dir);
-        }
-    }
-
-    fn decode(r: &mut Reader) -> Option<Includers> {
-        // A path is only listed with an includer: none would make its kustomization a root.
-        let count = r.count(1).filter(|&n| n > 0)?;
-        let dirs = (0..count)
-            .map(|_| r.text().map(Arc::from))
-            .collect::<Option<_>>()?;
-        Some(Includers(dirs))
-    }
-
-    fn weight(&self) -> usize {
-        self.0.iter().map(|d| d.len() + 32).sum()
-    }
-}
-
-/// A path a kustomization includes, with the kustomization's dir: sorted by path into the
-/// graph's `parents`.
-struct IncludedBy {
-    path: String,
-    dir: Arc<str>,
-}
-
-impl Record for IncludedBy {
-    fn encode(&self, w: &mut Writer) {
-        w.text(&self.path);
-        w.text(&self.dir);
-    }
-
-    fn decode(r: &mut Reader) -> Option<IncludedBy> {
-        Some(IncludedBy {
-            path: r.text()?,
-            dir: r.text()?.into(),
-        })
-    }
-
-    fn weight(&self) -> usize {
-        self.path.len() + self.dir.len() + 16
-    }
-}
-
-/// A kustomization waits in the graph without its includes, which the graph holds by path.
-impl Record for Kustomization {
-    fn encode(&self, w: &mut Writer) {
-        w.text(&self.dir);
-        w.byte(self.name);
-        w.number(self.images_key.map_or(0, |at| at as usize + 1));
-        w.optional(self.namespace.as_deref());
-        w.number(self.images.len());
-        for image in &self.images {
-            w.text(&image.name);
-            w.optional(image.new_name.as_deref());
-            w.optional(image.tag_texts.as_deref());
-            w.number(image.tag_end as usize);
-            w.byte(image.present);
-            w.number(image.index as usize);
-        }
-    }
-
-    fn decode(r: &mut Reader) -> Option<Kustomization> {
-        let dir = r.text()?.into();
-        let name = r
-            .byte()
-            .filter(|&n| usize::from(n) < KUSTOMIZATION_FILES.len())?;
-        let images_key = match r.number()? {
-            0 => None,
-            at => Some(u32::try_from(at - 1).ok()?),
-        };
-        let namespace = r.optional()?.map(Arc::from);
-        let count = r.count(6)?;
-        let images = (0..count)
-            .map(|_| {
-                let image = ImageOverride {
-                    name: r.text()?.into(),
-                    new_name: r.optional()?.map(Into::into),
-                    tag_texts: r.optional()?.map(Into::into),
-                    tag_end: r.number_u32()?,
-                    present: r.byte().filter(|&p| p < 4)?,
-                    index: r.number_u32()?,
-                };
-                // `newTag` ends inside the texts, on a character's boundary.
-                let texts = image.tag_texts.as_deref().unwrap_or_default();
-                texts
-                    .is_char_boundary(image.tag_end as usize)
-                    .then_some(image)
-            })
-            .collect::<Option<_>>()?;
-        Some(Kustomization {
-            dir,
-            name,
-            includes: Box::default(),
-            images,
-            namespace,
-            images_key,
-        })
-    }
-
-    fn weight(&self) -> usize {
-        let texts = |i: &ImageOverride| {
-            i.name.len()
-                + i.new_name.as_ref().map_or(0, |n| n.len())
-                + i.tag_texts.as_ref().map_or(0, |t| t.len())
-        };
-        self.dir.len()
-            + self.namespace.as_ref().map_or(0, |n| n.len())
-            + self
-                .images
-                .iter()
-                .map(|i| texts(i) + std::mem::size_of::<ImageOverride>())
-                .sum::<usize>()
     }
 }
 
@@ -328,68 +199,27 @@ fn kustomization_file_name(rel: &str) -> Option<u8> {
     u8::try_from(index).ok()
 }
 
-/// Takes the kustomizations as they are read, sorting them (and what they include) on disk
-/// as they come: a run never holds them all.
+/// Takes the kustomizations as they are read.
+#[derive(Default)]
 pub struct GraphBuilder {
-    kustomizations: ExternalSort<Kustomization, Order<Kustomization>>,
-    included: ExternalSort<IncludedBy, Order<IncludedBy>>,
-}
-
-impl Default for GraphBuilder {
-    fn default() -> Self {
-        GraphBuilder {
-            // Stable sorts: of two kustomizations of one directory the last read is the one
-            // kept, and the includers of a path stay in the order read.
-            kustomizations: ExternalSort::new("the kustomize graph", |a, b| a.dir.cmp(&b.dir)),
-            included: ExternalSort::new("the kustomize graph", |a, b| a.path.cmp(&b.path)),
-        }
-    }
+    graph: Graph,
 }
 
 impl GraphBuilder {
     pub fn add(&mut self, mut kustomization: Kustomization) {
+        let dir = Arc::clone(&kustomization.dir);
         for path in std::mem::take(&mut kustomization.includes) {
-            self.included.push(IncludedBy {
-                path,
-                dir: Arc::clone(&kustomization.dir),
-            });
+            self.graph
+                .parents
+                .entry(path.into_boxed_str())
+                .or_default()
+                .push(Arc::clone(&dir));
         }
-        self.kustomizations.push(kustomization);
+        self.graph.by_dir.insert(dir, Arc::new(kustomization));
     }
 
-    /// The graph; one that says why (`Graph::damage`) when its parts could not be kept.
     pub fn finish(self) -> Graph {
-        self.build().unwrap_or_else(|e| {
-            let graph = Graph::default();
-            let _ = graph.damage.set(e);
-            graph
-        })
-    }
-
-    fn build(self) -> Result<Graph, String> {
-        let mut by_dir = TableWriter::new("the kustomize graph");
-        let mut sorted = self.kustomizations.finish()?.peekable();
-        while let Some(kustomization) = sorted.next() {
-            let kustomization = kustomization?;
-            if ends_group(&mut sorted, |next| next.dir == kustomization.dir) {
-                by_dir.push(&kustomization.dir, &kustomization);
-            }
-        }
-        let mut parents = TableWriter::new("the kustomize graph");
-        let mut dirs = Vec::new();
-        let mut sorted = self.included.finish()?.peekable();
-        while let Some(included) = sorted.next() {
-            let IncludedBy { path, dir } = included?;
-            dirs.push(dir);
-            if ends_group(&mut sorted, |next| next.path == path) {
-                parents.push(&path, &Includers(std::mem::take(&mut dirs).into()));
-            }
-        }
-        Ok(Graph {
-            by_dir: by_dir.finish()?,
-            parents: parents.finish()?,
-            damage: OnceLock::new(),
-        })
+        self.graph
     }
 }
 
@@ -405,28 +235,9 @@ impl Graph {
         builder.finish()
     }
 
-    /// Why the graph is incomplete, if it is: a part of it could not be put away or read
-    /// back, and what was found with it must not be reported.
-    pub fn damage(&self) -> Option<&str> {
-        self.damage.get().map(String::as_str)
-    }
-
-    /// What `table` holds under `key`; nothing, with the damage noted, when it cannot tell.
-    fn look_up<V: Record>(&self, table: &Table<V>, key: &str) -> Option<Arc<V>> {
-        let found = if crate::engine::spill::damaged_in_test(key, "graph-damaged-by-test") {
-            Err(format!("{}: damaged by a test", table.what()))
-        } else {
-            table.get(key)
-        };
-        found.unwrap_or_else(|e| {
-            let _ = self.damage.set(e);
-            None
-        })
-    }
-
     /// The dirs of the kustomizations that include `path`, in the order read.
-    fn includers(&self, path: &str) -> Option<Arc<Includers>> {
-        self.look_up(&self.parents, path)
+    fn includers(&self, path: &str) -> Option<&[Arc<str>]> {
+        self.parents.get(path).map(Vec::as_slice)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -440,7 +251,7 @@ impl Graph {
         let mut out = Vec::new();
         let mut chain = Vec::new();
         let mut seen = Vec::new();
-        for parent in self.includers(file).iter().flat_map(|i| i.0.iter()) {
+        for parent in self.includers(file).unwrap_or_default() {
             self.walk_up(parent, &mut chain, &mut seen, &mut out);
         }
         out
@@ -479,7 +290,7 @@ impl Graph {
         match self.includers(dir) {
             None => out.push(chain.clone()),
             Some(parents) => {
-                for parent in parents.0.iter() {
+                for parent in parents {
                     self.walk_up(parent, chain, seen, out);
                 }
             }
@@ -490,7 +301,7 @@ impl Graph {
 
     /// The kustomization in `dir`.
     pub fn kustomization(&self, dir: &str) -> Option<Arc<Kustomization>> {
-        self.look_up(&self.by_dir, dir)
+        self.by_dir.get(dir).cloned()
     }
 }
 
@@ -653,66 +464,5 @@ mod tests {
         );
         let root = Kustomization::read("Kustomization", &parsed).expect("kustomization");
         assert_eq!(root.file(), "Kustomization");
-    }
-
-    /// A part of the graph that cannot be read back leaves the graph marked as damaged
-    /// (which the run reports instead of its findings), not silently smaller.
-    #[test]
-    fn a_lookup_that_fails_marks_the_graph_damaged() {
-        let base = parse("resources:\n  - deploy.yaml\n").expect("yaml");
-        let graph = Graph::build([("graph-damaged-by-test/kustomization.yaml", &base)]);
-        assert!(graph.damage().is_none());
-        assert!(graph
-            .chains_for("graph-damaged-by-test/deploy.yaml")
-            .is_empty());
-        let damage = graph.damage().expect("damaged");
-        assert!(damage.starts_with("the kustomize graph"), "{damage}");
-    }
-
-    /// A path's includers come back as written; a path with none is refused, since it would
-    /// make its kustomization a render root.
-    #[test]
-    fn includers_come_back_and_none_is_refused() {
-        let includers = Includers(vec![Arc::from("a/overlays/dev"), Arc::from("")].into());
-        let mut bytes = Vec::new();
-        includers.encode(&mut Writer { out: &mut bytes });
-        let back = Includers::decode(&mut Reader { bytes: &bytes });
-        assert_eq!(back, Some(includers));
-        assert_eq!(Includers::decode(&mut Reader { bytes: &[0] }), None);
-    }
-
-    /// A kustomization waits in the graph as it was read, less its includes.
-    #[test]
-    fn a_kustomization_comes_back_from_its_byte_form() {
-        let texts = [
-            "namespace: shop\nresources: [a.yaml]\nimages:\n  - name: app\n    newName: reg/app\n    newTag: v1\n  - name: db\n    digest: sha256:0f\n",
-            "resources: [../base]\n",
-            "images:\n  - name: x\n    newTag: ''\n",
-        ];
-        for (text, rel) in texts.iter().zip([
-            "dev/kustomization.yaml",
-            "Kustomization",
-            "a/kustomization.yml",
-        ]) {
-            let parsed = parse(text).expect("yaml");
-            let mut read = Kustomization::read(rel, &parsed).expect("kustomization");
-            read.includes = Box::default();
-            let mut bytes = Vec::new();
-            read.encode(&mut Writer { out: &mut bytes });
-            let back = Kustomization::decode(&mut Reader { bytes: &bytes }).expect("decoded");
-            assert_eq!(format!("{back:?}"), format!("{read:?}"));
-            assert_eq!(back.file(), rel);
-            assert_eq!(back.images_key(), text.find("images"));
-            // Cut short, it is refused rather than misread.
-            for cut in 0..bytes.len() {
-                let mut r = Reader {
-                    bytes: &bytes[..cut],
-                };
-                assert!(
-                    Kustomization::decode(&mut r).is_none(),
-                    "{rel} cut at {cut}"
-                );
-            }
-        }
     }
 }
