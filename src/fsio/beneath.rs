@@ -17,13 +17,20 @@ pub(super) fn link_error(e: rustix::io::Errno) -> io::Error {
     }
 }
 
-/// The file `names/last` below `base` (and, when `with_dir`, its directory); `None` where
+/// A path to resolve below a directory: its directories' names and the file's, from the top
+/// of the file system when `from_top`.
+pub(super) struct Below<'a> {
+    pub(super) from_top: bool,
+    pub(super) names: &'a [&'a OsStr],
+    pub(super) last: &'a OsStr,
+}
+
+/// The file `below` names, below `base` (and, when `with_dir`, its directory); `None` where
 /// the system has no such call, for the caller to go a directory at a time.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(super) fn open(
     base: BorrowedFd<'_>,
-    names: &[&OsStr],
-    last: &OsStr,
+    below: &Below<'_>,
     with_dir: bool,
     dir_flags: OFlags,
     file_flags: OFlags,
@@ -37,7 +44,10 @@ pub(super) fn open(
         return None;
     }
     let mut dirs = Vec::new();
-    for name in names {
+    if below.from_top {
+        dirs.push(b'/');
+    }
+    for name in below.names {
         dirs.extend_from_slice(name.as_bytes());
         dirs.push(b'/');
     }
@@ -52,11 +62,11 @@ pub(super) fn open(
             resolve,
         )
         .and_then(|dir| {
-            let file = openat(&dir, last, file_flags, Mode::empty())?;
+            let file = openat(&dir, below.last, file_flags, Mode::empty())?;
             Ok((Some(dir), file))
         })
     } else {
-        dirs.extend_from_slice(last.as_bytes());
+        dirs.extend_from_slice(below.last.as_bytes());
         openat2(
             base,
             OsStr::from_bytes(&dirs),
@@ -79,8 +89,7 @@ pub(super) fn open(
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(super) fn open(
     _base: BorrowedFd<'_>,
-    _names: &[&OsStr],
-    _last: &OsStr,
+    _below: &Below<'_>,
     _with_dir: bool,
     _dir_flags: OFlags,
     _file_flags: OFlags,

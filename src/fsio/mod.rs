@@ -179,22 +179,25 @@ impl Opened {
         let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         // Not blocking: a FIFO swapped in for the file would hold the open forever.
         let file_flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
-        let start: Option<&Path> = match (named_dir.as_os_str().is_empty(), from_top) {
-            (false, _) => Some(named_dir),
-            (true, true) => Some(Path::new("/")),
-            (true, false) => None,
-        };
-        let base = match start {
-            Some(start) => Some(openat(CWD, start, dir_flags, Mode::empty())?),
-            None => None,
+        // The part the user named, opened as given (an absolute path with nothing named is
+        // resolved from the top, by `beneath` in the same call).
+        let base = match named_dir.as_os_str().is_empty() {
+            false => Some(openat(CWD, named_dir, dir_flags, Mode::empty())?),
+            true => None,
         };
         let base = base.as_ref().map_or(CWD, |fd| fd.as_fd());
-        let (dir, fd) = match beneath::open(base, &names, last, with_dir, dir_flags, file_flags) {
+        let below = beneath::Below {
+            from_top,
+            names: &names,
+            last,
+        };
+        let (dir, fd) = match beneath::open(base, &below, with_dir, dir_flags, file_flags) {
             Some(opened) => opened?,
             None => {
                 // One directory at a time, where the system cannot resolve a path without
                 // links in one call.
-                let mut dir = openat(base, ".", dir_flags, Mode::empty())?;
+                let start = if from_top { "/" } else { "." };
+                let mut dir = openat(base, start, dir_flags, Mode::empty())?;
                 for name in &names {
                     dir = openat(&dir, *name, dir_flags | OFlags::NOFOLLOW, Mode::empty())
                         .map_err(beneath::link_error)?;
