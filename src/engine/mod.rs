@@ -79,26 +79,7 @@ pub struct RunOptions {
     pub steering: Vec<PathBuf>,
 }
 
-/// A file that could not be handled: reported with its position, left untouched.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileError {
-    pub path: String,
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
-
-impl FileError {
-    /// An error about the whole file rather than a place in it: shown at its start.
-    pub fn whole_file(path: &str, message: String) -> FileError {
-        FileError {
-            path: path.to_string(),
-            line: 1,
-            column: 1,
-            message,
-        }
-    }
-}
+pub use crate::finding::FileError;
 
 /// A file passed over on purpose (templates, binary, non-UTF-8, links out of the root).
 #[derive(Debug, Clone, PartialEq, Eq)]

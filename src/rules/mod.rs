@@ -32,7 +32,7 @@ pub struct RuleMeta {
 pub struct FileInput<'a> {
     pub path: &'a str,
     /// Read only when a finding cannot be placed from what the sites noted (`Placed`).
-    pub text: &'a crate::text::LazyText<'a, crate::engine::FileError>,
+    pub text: &'a crate::text::LazyText<'a, crate::finding::FileError>,
     pub located: &'a Located,
     /// The file's image tag uses, judged where they take effect (in site order).
     pub uses: &'a [crate::locate::images::TagUse],
