@@ -164,25 +164,38 @@ pub fn md_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     for (i, &c) in chars.iter().enumerate() {
         match c {
-            '`' | '\\' | '*' | '<' | '>' | '[' | ']' | '|' | '&' | '~' => {
+            '`' | '~' => {
                 out.push('\\');
                 out.push(c);
             }
-            '_' => {
-                // Intraword underscores (data_ingestion) never start emphasis in GFM.
-                let word = |j: Option<usize>| {
-                    j.and_then(|j| chars.get(j))
-                        .is_some_and(|c| c.is_alphanumeric())
-                };
-                if !(word(i.checked_sub(1)) && word(Some(i + 1))) {
-                    out.push('\\');
-                }
-                out.push(c);
-            }
-            _ => out.push(c),
+            _ => push_markup_escaped(&mut out, &chars, i),
         }
     }
     out
+}
+
+/// Pushes `chars[i]` to `out`, escaped where Markdown or HTML would read it as markup:
+/// emphasis, links, tables, tags, entities (backticks and `~` are left to the caller).
+pub(crate) fn push_markup_escaped(out: &mut String, chars: &[char], i: usize) {
+    let c = chars[i];
+    match c {
+        '\\' | '*' | '<' | '>' | '[' | ']' | '|' | '&' => {
+            out.push('\\');
+            out.push(c);
+        }
+        '_' => {
+            // Intraword underscores (data_ingestion) never start emphasis in GFM.
+            let word = |j: Option<usize>| {
+                j.and_then(|j| chars.get(j))
+                    .is_some_and(|c| c.is_alphanumeric())
+            };
+            if !(word(i.checked_sub(1)) && word(Some(i + 1))) {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        _ => out.push(c),
+    }
 }
 
 #[cfg(test)]

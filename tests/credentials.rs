@@ -9,7 +9,7 @@
 mod common;
 
 use common::git::{bare_clone, git, GitDaemon};
-use common::{PLACEHOLDER, REAL};
+use common::{bulk_dry_run, PLACEHOLDER, REAL};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -318,16 +318,7 @@ fn bulk_sends_no_token_to_a_hostile_http_clone_url() {
         )
         .unwrap();
         let cache = tmp.path().join("cache");
-        let args = [
-            "bulk",
-            "--recipe",
-            "fix-placeholder-accounts",
-            "--repos",
-            "repos.txt",
-            "--dry-run",
-            "--cache",
-            cache.to_str().unwrap(),
-        ];
+        let args = bulk_dry_run(&["--cache", cache.to_str().unwrap()]);
         let out = run(&args, tmp.path(), tmp.path(), &env);
         let context = format!("bulk with {env:?}");
         server.assert_never_sent(TOKEN, &context);
@@ -659,16 +650,7 @@ fn a_server_that_never_answers_times_out() {
 
     std::fs::write(tmp.path().join("repos.txt"), format!("{url}\n")).unwrap();
     let cache = tmp.path().join("cache");
-    let args = [
-        "bulk",
-        "--recipe",
-        "fix-placeholder-accounts",
-        "--repos",
-        "repos.txt",
-        "--dry-run",
-        "--cache",
-        cache.to_str().unwrap(),
-    ];
+    let args = bulk_dry_run(&["--cache", cache.to_str().unwrap()]);
     let out = run(&args, tmp.path(), tmp.path(), &env);
     assert_eq!(out.code, 2, "{}", out.all());
     assert!(out.all().contains("timed out"), "{}", out.all());

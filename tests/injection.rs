@@ -305,17 +305,7 @@ fn bulk_tables_escape_repository_names_and_reasons() {
         "./gone\u{1b}[2J\u{1b}[31mfake: done\n",
     )
     .expect("write");
-    let run = manifix(
-        &[
-            "bulk",
-            "--recipe",
-            "fix-placeholder-accounts",
-            "--repos",
-            "repos.txt",
-            "--dry-run",
-        ],
-        tmp.path(),
-    );
+    let run = manifix(&bulk_dry_run(&[]), tmp.path());
     assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
     assert_no_control("bulk output", &output(&run));
     assert!(output(&run).contains("\\x1b[2J"), "{}", output(&run));

@@ -396,19 +396,7 @@ fn every_input_is_size_limited_before_it_is_read() {
         );
     }
     write(tmp.path(), "repos.txt", b"repo\n");
-    let run = manifix(
-        &[
-            "bulk",
-            "--recipe",
-            "fix-placeholder-accounts",
-            "--repos",
-            "repos.txt",
-            "--dry-run",
-            "--report",
-            "/dev/zero",
-        ],
-        tmp.path(),
-    );
+    let run = manifix(&bulk_dry_run(&["--report", "/dev/zero"]), tmp.path());
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
         run.stderr.contains("--report") && run.stderr.contains("larger than"),

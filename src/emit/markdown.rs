@@ -111,24 +111,7 @@ pub fn escape(text: &str) -> String {
             }
             continue;
         }
-        match c {
-            '\\' | '*' | '<' | '>' | '[' | ']' | '|' | '&' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '_' => {
-                // Intraword underscores (data_ingestion) never start emphasis in GFM.
-                let word = |j: Option<usize>| {
-                    j.and_then(|j| chars.get(j))
-                        .is_some_and(|c| c.is_alphanumeric())
-                };
-                if !(word(i.checked_sub(1)) && word(Some(i + 1))) {
-                    out.push('\\');
-                }
-                out.push(c);
-            }
-            _ => out.push(c),
-        }
+        crate::escape::push_markup_escaped(&mut out, &chars, i);
         i += 1;
     }
     out

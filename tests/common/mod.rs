@@ -12,6 +12,21 @@ use std::process::{Command, Output};
 pub const REAL: &str = "465002806239";
 pub const PLACEHOLDER: &str = "123456789012";
 
+/// `manifix bulk` of the built-in placeholder recipe over `repos.txt`, as a dry run, with
+/// `extra` arguments after.
+pub fn bulk_dry_run<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "bulk",
+        "--recipe",
+        "fix-placeholder-accounts",
+        "--repos",
+        "repos.txt",
+        "--dry-run",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// The text-output lines of `rule`'s findings (`path:line:col: rule: message`).
 pub fn lines_of<'a>(stdout: &'a str, rule: &str) -> Vec<&'a str> {
     stdout
