@@ -22,8 +22,7 @@ pub struct Skipped {
 pub struct Discovered {
     /// Directories that could not be read: nothing in them was checked.
     pub errors: Vec<Skipped>,
-    /// Sorted by relative path as they are found, on disk: a monorepo's list of files is
-    /// never held in memory whole.
+    /// Given back in order of relative path (`WalkedFiles::entries`).
     pub files: WalkedFiles,
     pub skipped: Vec<Skipped>,
     /// Temporary files of a `manifix fix` that was killed while writing (see
@@ -152,10 +151,7 @@ pub fn discover(
         shared: &shared_root,
         steering,
     };
-    let mut out = Discovered {
-        files: WalkedFiles::default(),
-        ..Discovered::default()
-    };
+    let mut out = Discovered::default();
     for path in distinct_paths(paths) {
         let meta = std::fs::symlink_metadata(path).map_err(|e| DiscoverError {
             path: path.display().to_string(),
@@ -183,7 +179,7 @@ pub fn discover(
             continue;
         }
         let named_len = named_len(path);
-        // Walked on every core, each file going into the sort as it is found.
+        // Walked on every core, each file going into the list as it is found.
         let found = std::sync::Mutex::new(&mut out);
         WalkBuilder::new(path)
             .follow_links(false)

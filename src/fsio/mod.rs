@@ -4,9 +4,10 @@
 //!
 //! The repository is untrusted: between the walk and a read, or a read and a write, a
 //! directory of it may be swapped for a link that leads out of the root. A walked file is
-//! therefore opened one directory handle at a time from the path the user named, never
-//! following a link, and a write goes through the handle of the directory the file was read
-//! from (a temporary file made there, then renamed over the file within it).
+//! therefore opened below the path the user named without following any link (one `openat2`
+//! call on Linux, a directory handle at a time elsewhere), and a write goes through the
+//! handle of the directory the file was read from (a temporary file made there, then renamed
+//! over the file within it).
 
 #[cfg(unix)]
 mod beneath;
@@ -126,6 +127,9 @@ pub struct Opened {
     /// Its name in `dir`.
     #[cfg(unix)]
     name: std::ffi::OsString,
+    /// Its metadata when opened: the write keeps its mode, owner and group.
+    #[cfg(unix)]
+    stat: rustix::fs::Stat,
     len: u64,
 }
 
@@ -219,6 +223,7 @@ impl Opened {
             file: File::from(fd),
             name: last.to_os_string(),
             len: stat.st_size as u64,
+            stat,
         })
     }
 

@@ -103,7 +103,7 @@ pub fn replace_walked(
     new: &[u8],
     break_hardlinks: bool,
 ) -> Result<(), ReplaceError> {
-    use rustix::fs::{fstat, Mode};
+    use rustix::fs::Mode;
     use std::io::Write;
     let opened = Opened::open_with_dir(path, seen)?;
     let dir = opened
@@ -115,9 +115,11 @@ pub fn replace_walked(
     if current.as_deref() != Some(old) {
         return Err(ReplaceError::Changed);
     }
-    let stat = fstat(&opened.file)?;
+    let stat = &opened.stat;
     if stat.st_nlink > 1 && !break_hardlinks {
-        return Err(ReplaceError::HardLinked(stat.st_nlink as u64));
+        // `nlink_t` is 64 bits here, 32 on some other systems.
+        #[allow(clippy::useless_conversion)]
+        return Err(ReplaceError::HardLinked(u64::from(stat.st_nlink)));
     }
     let mode = Mode::from_raw_mode(stat.st_mode) & Mode::from_bits_truncate(0o7777);
     if mode & (Mode::WUSR | Mode::WGRP | Mode::WOTH) == Mode::empty() {

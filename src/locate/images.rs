@@ -45,7 +45,7 @@ pub struct FileImages<'a> {
     pub path: &'a Arc<str>,
     pub located: &'a Located,
     /// Its render chains (`Graph::chains_for`): found once for every pass that needs them,
-    /// since each lookup in the graph may read it back from disk.
+    /// since walking the graph up to every root is the costly part.
     pub chains: &'a [Vec<Arc<Kustomization>>],
 }
 
