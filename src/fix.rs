@@ -67,40 +67,22 @@ pub fn plan_fixes(run: &Run, choice: FixChoice) -> FixPlan {
 
 /// The plan in parts of at most `part_len` files, in path order, each planned when it is
 /// taken: `fix` writes each part before planning the next, so new texts never pile up in
-/// memory. A part of files the run could not read back is that error, refused.
+/// memory.
 pub fn plan_parts(
     run: &Run,
     choice: FixChoice,
     part_len: usize,
 ) -> impl Iterator<Item = FixPlan> + '_ {
-    let part_len = part_len.max(1);
-    run.files_with_findings().flat_map(move |slice| {
-        let parts = match slice {
-            Ok(mut files) => {
-                let mut parts = Vec::new();
-                while !files.is_empty() {
-                    let rest = files.split_off(part_len.min(files.len()));
-                    parts.push(Ok(std::mem::replace(&mut files, rest)));
-                }
-                parts
-            }
-            Err(error) => vec![Err(error)],
-        };
-        parts.into_iter().map(move |part| match part {
-            Ok(files) => plan_files(run, &files, choice),
-            Err(error) => FixPlan {
-                refused: vec![error],
-                ..FixPlan::default()
-            },
-        })
-    })
+    run.files_with_findings()
+        .chunks(part_len.max(1))
+        .map(move |files| plan_files(files, choice))
 }
 
 /// The plan for some of the run's files.
-fn plan_files(run: &Run, files: &[crate::engine::Analyzed], choice: FixChoice) -> FixPlan {
+fn plan_files(files: &[crate::engine::Analyzed], choice: FixChoice) -> FixPlan {
     // Files are planned on every core (reading, parsing, splicing and verifying each), then
     // gathered in the run's order.
-    let planned = crate::engine::parallel_map(files, |file| plan_file(run, file, choice));
+    let planned = crate::engine::parallel_map(files, |file| plan_file(file, choice));
     let mut out = FixPlan::default();
     for one in planned {
         out.unfixable += one.unfixable;
@@ -122,25 +104,18 @@ struct FileOutcome {
     outcome: Option<Result<FilePlan, FileError>>,
 }
 
-fn plan_file(run: &Run, file: &crate::engine::Analyzed, choice: FixChoice) -> FileOutcome {
+fn plan_file(file: &crate::engine::Analyzed, choice: FixChoice) -> FileOutcome {
     let mut one = FileOutcome {
         unfixable: 0,
         held_back: 0,
         outcome: None,
     };
-    let mine = match run.findings_of(file) {
-        Ok(mine) => mine,
-        Err(e) => {
-            one.outcome = Some(Err(e));
-            return one;
-        }
-    };
     let mut chosen = Vec::new();
-    for finding in mine {
+    for finding in file.findings() {
         match &finding.fix {
             None => one.unfixable += 1,
-            Some(fix) if !choice.wants(&finding, fix) => one.held_back += 1,
-            Some(_) => chosen.push(finding),
+            Some(fix) if !choice.wants(finding, fix) => one.held_back += 1,
+            Some(_) => chosen.push(finding.clone()),
         }
     }
     if chosen.is_empty() {

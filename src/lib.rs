@@ -10,7 +10,6 @@ pub mod engine;
 pub mod escape;
 pub mod finding;
 pub mod fix;
-pub(crate) mod form;
 pub mod fsio;
 pub mod locate;
 pub mod recipe;

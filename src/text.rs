@@ -43,37 +43,6 @@ impl<'a> LineIndex<'a> {
     }
 }
 
-/// A file's text, read when something first asks for it and at most once: rules place most
-/// findings from what was noted while the file was parsed (`locate::Placed`), and read the
-/// file again only when they cannot.
-pub struct LazyText<'a, E> {
-    text: std::cell::OnceCell<Result<String, E>>,
-    read: Box<dyn Fn() -> Result<String, E> + 'a>,
-}
-
-impl<'a, E> LazyText<'a, E> {
-    pub fn new(read: impl Fn() -> Result<String, E> + 'a) -> LazyText<'a, E> {
-        LazyText {
-            text: std::cell::OnceCell::new(),
-            read: Box::new(read),
-        }
-    }
-
-    /// The text, read now if it was not yet; `None` when it could not be read.
-    pub fn get(&self) -> Option<&str> {
-        self.text
-            .get_or_init(|| (self.read)())
-            .as_ref()
-            .ok()
-            .map(String::as_str)
-    }
-
-    /// Why the text could not be read, if it was asked for and could not be.
-    pub fn into_error(self) -> Option<E> {
-        self.text.into_inner().and_then(Result::err)
-    }
-}
-
 /// A hash that is the same on every machine and every run (FNV-1a, 64 bits): for picking a
 /// repository's shard and fingerprinting a recipe, where std's randomised hasher would not do.
 pub fn stable_hash(text: &str) -> u64 {

@@ -112,12 +112,8 @@ pub fn fix_on_branch(
             .collect();
         let mut unresolved = Vec::new();
         for f in run.findings() {
-            let f = f.map_err(|e| vcs::VcsError::Io {
-                path: e.path.clone(),
-                source: e.into(),
-            })?;
             if !fixed.contains(&(f.path.as_str(), f.range.start, f.rule)) {
-                unresolved.push(f);
+                unresolved.push(f.clone());
             }
         }
         let subject = message.lines().next().unwrap_or("");

@@ -7,7 +7,7 @@ use super::shared::{
 use crate::cli::{CheckArgs, Format};
 use crate::emit::{self, Paint};
 use crate::engine::analyze;
-use std::io::{self, Write};
+use std::io::Write;
 
 pub(super) fn check(
     args: CheckArgs,
@@ -33,7 +33,7 @@ pub(super) fn check(
             let targets = placeholder_targets(&run)?;
             report_side_notes(&run, &targets, err, paint_err)?;
             for f in run.findings() {
-                emit::text::finding(out, &f.map_err(io::Error::from)?, paint_out)?;
+                emit::text::finding(out, f, paint_out)?;
             }
             if targets.missing {
                 writeln!(err, "note: {}", run.resolved.accounts.missing_target_help())?;

@@ -103,8 +103,8 @@ pub(crate) fn report_side_notes(
     Ok(())
 }
 
-/// What the placeholder findings say of their target accounts, from one pass over them (the
-/// findings are read back from the run's spill for it): the inferred targets to note, each
+/// What the placeholder findings say of their target accounts, from one pass over them: the
+/// inferred targets to note, each
 /// once in report order, and whether a placeholder has no known target.
 pub(crate) struct PlaceholderTargets {
     /// `note: target account ...` lines.
@@ -122,7 +122,6 @@ pub(crate) fn placeholder_targets(run: &Run) -> io::Result<PlaceholderTargets> {
     }
     let mut told = std::collections::BTreeSet::new();
     for f in run.findings() {
-        let f = f?;
         if f.rule != "placeholder-account" {
             continue;
         }

@@ -1,7 +1,6 @@
 //! The files a walk found: each file's entry (where it is, how users see it, what the walk
 //! saw of it) and the list of them, sorted by relative path.
 
-use crate::form::{Reader, Writer};
 use crate::fsio::Seen;
 use std::borrow::Cow;
 use std::path::Path;
@@ -75,108 +74,6 @@ impl FileEntry {
             Location::Elsewhere(path) => Cow::Borrowed(path),
         }
     }
-
-    /// Writes the entry in the run's byte form (`crate::form`), its base as an index into
-    /// `bases` (added there when new: a run has one base per path it was given). `false`
-    /// when the entry has no such form: a walked path that is not UTF-8 outside Unix.
-    pub(crate) fn encode(&self, w: &mut Writer, bases: &mut Vec<Arc<Path>>) -> bool {
-        match &self.location {
-            Location::UnderRoot(base) => {
-                let index = match bases.iter().position(|b| Arc::ptr_eq(b, base)) {
-                    Some(index) => index,
-                    None => {
-                        bases.push(Arc::clone(base));
-                        bases.len() - 1
-                    }
-                };
-                w.byte(0);
-                w.number(index);
-            }
-            Location::Elsewhere(path) => {
-                let Some(bytes) = path_bytes(path) else {
-                    return false;
-                };
-                w.byte(1);
-                w.bytes(bytes);
-            }
-        }
-        w.text(&self.rel);
-        write_kind(w, self.kind);
-        write_seen(w, self.seen);
-        true
-    }
-
-    /// An entry written by `encode` with the same `bases`; `None` when `r` does not hold one.
-    pub(crate) fn decode(r: &mut Reader, bases: &[Arc<Path>]) -> Option<FileEntry> {
-        let location = match r.byte()? {
-            0 => Location::UnderRoot(Arc::clone(bases.get(r.number()?)?)),
-            1 => Location::Elsewhere(read_path(r)?),
-            _ => return None,
-        };
-        let rel = r.text()?;
-        let kind = read_kind(r)?;
-        let seen = read_seen(r)?;
-        Some(FileEntry {
-            location,
-            rel,
-            kind,
-            seen,
-        })
-    }
-}
-
-/// A path's bytes as the byte form keeps them: on Unix any path; elsewhere a path that is
-/// UTF-8 (`None` for one that is not).
-fn path_bytes(path: &Path) -> Option<&[u8]> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStrExt;
-        Some(path.as_os_str().as_bytes())
-    }
-    #[cfg(not(unix))]
-    {
-        path.to_str().map(str::as_bytes)
-    }
-}
-
-/// A path written as `path_bytes`.
-fn read_path(r: &mut Reader) -> Option<Box<Path>> {
-    let bytes = r.bytes()?;
-    #[cfg(unix)]
-    let path: &Path = {
-        use std::os::unix::ffi::OsStrExt;
-        Path::new(std::ffi::OsStr::from_bytes(bytes))
-    };
-    #[cfg(not(unix))]
-    let path: &Path = Path::new(std::str::from_utf8(bytes).ok()?);
-    Some(path.into())
-}
-
-fn write_kind(w: &mut Writer, kind: FileKind) {
-    w.byte(match kind {
-        FileKind::Yaml => 0,
-        FileKind::Terraform => 1,
-    });
-}
-
-fn write_seen(w: &mut Writer, seen: Seen) {
-    w.number(seen.named_len as usize);
-    w.word(seen.ino);
-}
-
-fn read_seen(r: &mut Reader) -> Option<Seen> {
-    Some(Seen {
-        named_len: r.number_u32()?,
-        ino: r.word()?,
-    })
-}
-
-fn read_kind(r: &mut Reader) -> Option<FileKind> {
-    match r.byte()? {
-        0 => Some(FileKind::Yaml),
-        1 => Some(FileKind::Terraform),
-        _ => None,
-    }
 }
 
 /// The base of the entries that are kept as walked below `.` (see `FileEntry::new`).
@@ -199,7 +96,7 @@ impl WalkedFiles {
 
     /// The files in order of relative path, each once (of two walked at one relative path,
     /// by two paths given, the first kept).
-    pub fn entries(mut self) -> impl Iterator<Item = FileEntry> {
+    pub fn entries(mut self) -> std::vec::IntoIter<FileEntry> {
         // Stable: of the files at one relative path, the first walked comes first.
         self.files.sort_by(|a, b| a.rel.cmp(&b.rel));
         self.files.dedup_by(|later, first| later.rel == first.rel);

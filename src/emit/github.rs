@@ -32,7 +32,6 @@ fn command(severity: Severity) -> &'static str {
 /// hide a problem, then the summary as a plain log line.
 pub fn report(out: &mut dyn Write, run: &Run) -> io::Result<()> {
     for f in run.findings() {
-        let f = f?;
         writeln!(
             out,
             "::{} file={},line={},col={},title={}::{}",

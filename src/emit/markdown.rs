@@ -247,8 +247,7 @@ fn write_out(md: &mut String, out: &mut dyn std::io::Write, all: bool) -> std::i
     Ok(())
 }
 
-/// Writes the report, as it is made; an error when the run's findings cannot be read back
-/// (what was written by then stays written).
+/// Writes the report, as it is made (what was written before a failed write stays written).
 pub fn report(out: &mut dyn std::io::Write, run: &Run) -> std::io::Result<()> {
     let mut md = String::new();
     let tally = run.tally();
@@ -305,14 +304,13 @@ pub fn report(out: &mut dyn std::io::Write, run: &Run) -> std::io::Result<()> {
             let rules: Vec<String> = area.rules.iter().map(|r| format!("`{r}`")).collect();
             let _ = writeln!(md, "{} Rules: {}.\n", area.about, rules.join(", "));
         }
-        // The findings of one area at a time, read back for it and written as they come:
-        // a run's findings are not held.
+        // The findings of one area at a time, written as they come: the report is not held
+        // whole.
         let mut area = AreaCounts::default();
         for f in run.findings() {
-            let f = f?;
             if area_of(f.rule) == title {
-                finding_item(&mut md, &f);
-                area.add(&f);
+                finding_item(&mut md, f);
+                area.add(f);
                 write_out(&mut md, out, false)?;
             }
         }

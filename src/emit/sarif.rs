@@ -2,14 +2,15 @@
 //! Every registered rule is described in `tool.driver.rules`; each finding is a result with its
 //! full region, a fingerprint that survives unrelated edits, and, where the edit is a plain
 //! one-line replacement, a SARIF `fix`. File errors are tool execution notifications. Results
-//! are written one at a time as the findings are read back (`pretty`), so a large run's log
-//! is never held whole.
+//! are made one at a time as they are written (`Streamed`), so a large run's log is never held
+//! whole.
 
-use super::pretty::{self, Node};
+use super::Streamed;
 use crate::engine::Run;
 use crate::finding::{Finding, Severity};
 use crate::rules;
 use crate::text::LineIndex;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
@@ -168,7 +169,6 @@ pub fn report(out: &mut dyn Write, run: &Run, root: &Path) -> io::Result<()> {
         text: None,
     };
     let results = run.findings().map(move |f| {
-        let f = &f?;
         let text = source.of(&f.path);
         let hash = fnv1a(&[f.rule, &f.path, line_text(f, text)]);
         let occurrence = seen.entry(hash).or_insert(0);
@@ -193,7 +193,7 @@ pub fn report(out: &mut dyn Write, run: &Run, root: &Path) -> io::Result<()> {
         if let Some(fix) = sarif_fix(f, text) {
             result["fixes"] = json!([fix]);
         }
-        Ok(result)
+        result
     });
 
     let mut notifications: Vec<Value> = Vec::new();
@@ -237,27 +237,39 @@ pub fn report(out: &mut dyn Write, run: &Run, root: &Path) -> io::Result<()> {
             "rules": all.iter().map(|r| rule_descriptor(r.meta())).collect::<Vec<_>>(),
         }
     });
-    // In key order, as a `Value` would print them.
-    let sarif_run = Node::Object(vec![
-        ("columnKind", Node::Value(json!("unicodeCodePoints"))),
-        ("invocations", Node::Value(json!([invocation]))),
-        (
-            "originalUriBaseIds",
-            Node::Value(json!({
+    let log = Log {
+        schema: SCHEMA,
+        runs: [SarifRun {
+            column_kind: "unicodeCodePoints",
+            invocations: [invocation],
+            original_uri_base_ids: json!({
                 SRCROOT: { "description": { "text": "The root of the checked repository." } }
-            })),
-        ),
-        ("results", Node::Stream(Box::new(results))),
-        ("tool", Node::Value(tool)),
-    ]);
-    pretty::write(
-        out,
-        Node::Object(vec![
-            ("$schema", Node::Value(json!(SCHEMA))),
-            ("runs", Node::Array(vec![sarif_run])),
-            ("version", Node::Value(json!("2.1.0"))),
-        ]),
-    )
+            }),
+            results: Streamed::new(results),
+            tool,
+        }],
+        version: "2.1.0",
+    };
+    serde_json::to_writer_pretty(out, &log).map_err(io::Error::from)
+}
+
+/// The log's members, in key order, as a `Value` would print them.
+#[derive(Serialize)]
+struct Log<R> {
+    #[serde(rename = "$schema")]
+    schema: &'static str,
+    runs: [SarifRun<R>; 1],
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifRun<R> {
+    column_kind: &'static str,
+    invocations: [Value; 1],
+    original_uri_base_ids: Value,
+    results: R,
+    tool: Value,
 }
 
 #[cfg(test)]

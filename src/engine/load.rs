@@ -1,12 +1,12 @@
 //! Reading files: every file read and parsed once, on every core, into the facts the run
-//! keeps; relevant files read again (and checked unchanged) when rules and fixes need text.
+//! keeps (`files`).
 
-use super::spill::Spill;
-use super::{Analyzed, FileError, FileFindings, Held, SkippedFile};
+use super::files::{Analyzed, Facts};
+use super::{FileError, SkippedFile};
 use crate::discover::{FileEntry, FileKind};
 use crate::locate::aws::find_accounts;
-use crate::locate::locate_relevant;
 use crate::locate::terraform::{hcl_error, may_grant_node_role};
+use crate::locate::{locate_relevant, Located};
 use crate::resolve::account::accounts_in_terraform;
 use crate::text::LineIndex;
 use crate::yaml::parse_facts;
@@ -15,6 +15,8 @@ use std::sync::Mutex;
 pub(super) enum Loaded {
     Yaml {
         file: Box<Analyzed>,
+        /// What was located in it, for the run's budget to keep or not (`files::Budget`).
+        located: Located,
         /// Each account it names, with the line where it first does.
         accounts: Vec<(String, usize)>,
         /// What the kustomize graph needs of it, when it is a kustomization.
@@ -35,19 +37,12 @@ pub(super) enum Loaded {
     Failed(FileError),
 }
 
-/// Reads and parses files on every core, putting each file's located facts in `spill`;
-/// results come back in input order.
-pub(super) fn load_all(
-    files: Vec<FileEntry>,
-    keep_prefixes: &[String],
-    spill: &Spill,
-) -> Vec<Loaded> {
+/// Reads and parses files on every core; results come back in input order.
+pub(super) fn load_all(files: Vec<FileEntry>, keep_prefixes: &[String]) -> Vec<Loaded> {
     // Each entry is moved to the file it describes: a copy would hold the repository's
     // paths twice while it is read.
     let len = files.len();
-    in_order_on_every_core(len, files.into_iter(), |entry| {
-        load(entry, keep_prefixes, spill)
-    })
+    in_order_on_every_core(len, files.into_iter(), |entry| load(entry, keep_prefixes))
 }
 
 /// `f` over `items` on every core, results in input order.
@@ -99,28 +94,11 @@ fn in_order_on_every_core<I: Send, R: Send>(
         .collect()
 }
 
-/// A relevant file's text, read again; an error when it is no longer what was analysed.
-pub fn read_again(file: &Analyzed) -> Result<String, FileError> {
-    let error = |message: String| FileError::whole_file(&file.entry.rel, message);
-    let changed =
-        || error("changed on disk while manifix ran: not checked or fixed (run again)".into());
-    let bytes = crate::fsio::read_walked(&file.entry.abs(), file.entry.seen, MAX_FILE_BYTES)
-        .map_err(|e| match crate::fsio::is_replaced(&e) {
-            true => changed(),
-            false => error(format!("cannot read: {e}")),
-        })?
-        .ok_or_else(|| error("grew past the size limit while manifix ran: not checked".into()))?;
-    if crate::text::content_hash(&bytes) != file.hash {
-        return Err(changed());
-    }
-    String::from_utf8(bytes).map_err(|_| error("changed on disk while manifix ran".into()))
-}
-
 /// Files larger than this are skipped unread: parsing and verifying a 100 MB "manifest" would
 /// take minutes and memory for what is never a hand-written manifest.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
-fn load(entry: FileEntry, keep_prefixes: &[String], spill: &Spill) -> Loaded {
+fn load(entry: FileEntry, keep_prefixes: &[String]) -> Loaded {
     let skip = |entry: &FileEntry, reason: &str, warning: bool| {
         Loaded::Skipped(SkippedFile {
             path: entry.rel.clone(),
@@ -234,9 +212,7 @@ fn load(entry: FileEntry, keep_prefixes: &[String], spill: &Spill) -> Loaded {
             ),
         });
     }
-    let file_name = abs.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let mut located = locate_relevant(&parsed, file_name, keep_prefixes);
-    crate::locate::place_sites(&text, &mut located);
+    let located = locate_parsed(&parsed, &text, &abs, keep_prefixes);
     let kustomization =
         crate::locate::kustomize::Kustomization::read(&entry.rel, &parsed).map(Box::new);
     let relevant = kustomization.is_some() || !located.sites.is_empty();
@@ -263,26 +239,32 @@ fn load(entry: FileEntry, keep_prefixes: &[String], spill: &Spill) -> Loaded {
             }
         }
     }
-    // Held out of memory until the repository-wide passes and the rules ask for them.
-    let located = if located.sites.is_empty() && located.docs.is_empty() {
-        Held::None
-    } else {
-        spill
-            .put(&located)
-            .map_or_else(|| Held::Here(Box::new(located)), Held::Spilled)
-    };
     Loaded::Yaml {
         file: Box::new(Analyzed {
             hash: crate::text::content_hash(text.as_bytes()),
             entry,
             relevant,
             comments,
-            located,
-            found: FileFindings::None,
+            facts: Facts::None,
+            found: Box::default(),
         }),
+        located,
         accounts,
         kustomization,
     }
+}
+
+/// What the run keeps of a parsed file at `path`: its relevant sites, placed in `text`.
+pub(super) fn locate_parsed(
+    parsed: &crate::yaml::ParsedFile,
+    text: &str,
+    path: &std::path::Path,
+    keep_prefixes: &[String],
+) -> Located {
+    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let mut located = locate_relevant(parsed, file_name, keep_prefixes);
+    crate::locate::place_sites(text, &mut located);
+    located
 }
 
 #[cfg(test)]
@@ -318,7 +300,7 @@ mod tests {
                 FileKind::Terraform,
             ));
         }
-        let loaded = load_all(entries, &[], &Spill::new());
+        let loaded = load_all(entries, &[]);
         let kept: Vec<(Option<&str>, bool, usize)> = loaded
             .iter()
             .map(|l| match l {

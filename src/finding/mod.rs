@@ -82,8 +82,6 @@ impl Finding {
     }
 }
 
-pub(crate) mod codec;
-
 /// A file that could not be handled: reported with its position, left untouched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileError {

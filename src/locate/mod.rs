@@ -3,7 +3,6 @@
 //! inline patches, whose text is parsed as YAML and located recursively.
 
 pub mod aws;
-pub mod codec;
 pub mod image_ref;
 pub mod images;
 pub mod irsa;
@@ -190,6 +189,43 @@ pub struct Located {
     pub docs: Vec<DocFacts>,
 }
 
+impl Located {
+    /// Whether a finding in some site's value may need the file's text to be placed: the
+    /// value does not stand in the source byte for byte.
+    pub fn needs_text(&self) -> bool {
+        self.sites.iter().any(|s| s.verbatim_base().is_none())
+    }
+
+    /// About how many bytes these facts take in memory, counting what their strings hold:
+    /// what a run's budget for keeping facts is spent in.
+    pub fn approx_bytes(&self) -> usize {
+        let scalar = |s: &Scalar| s.value.capacity();
+        let sites: usize = self
+            .sites
+            .iter()
+            .map(|site| {
+                let inline = site.target.inline.as_ref().map_or(0, |i| {
+                    std::mem::size_of::<Inline>() + i.text.len() + scalar(&i.scalar)
+                });
+                std::mem::size_of::<Site>()
+                    + scalar(&site.target.scalar)
+                    + inline
+                    + site.value.capacity()
+                    + site.path.capacity()
+            })
+            .sum();
+        let text = |s: &Option<String>| s.as_ref().map_or(0, String::capacity);
+        let docs: usize = self
+            .docs
+            .iter()
+            .map(|d| {
+                std::mem::size_of::<DocFacts>() + text(&d.kind) + text(&d.name) + text(&d.namespace)
+            })
+            .sum();
+        std::mem::size_of::<Located>() + sites + docs
+    }
+}
+
 /// A document's identity: enough for IRSA wiring without keeping its parse.
 #[derive(Debug, Clone, Default)]
 pub struct DocFacts {
@@ -276,15 +312,12 @@ pub(crate) fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
 }
 
 /// The byte range in the file's text that `range` of a site's decoded value comes from. A
-/// verbatim value (`Placed`) answers without the text; anything else reads it.
-pub fn source_range<E>(
-    text: &crate::text::LazyText<'_, E>,
-    site: &Site,
-    range: Range<usize>,
-) -> Option<Range<usize>> {
+/// verbatim value (`Placed`) answers without the text; anything else needs it (`None` when
+/// it is not at hand).
+pub fn source_range(text: Option<&str>, site: &Site, range: Range<usize>) -> Option<Range<usize>> {
     // What `splice::source_range` answers for a verbatim value, without its text.
     splice::verbatim_range(site.verbatim_base(), &site.value, &range)
-        .or_else(|| source_range_in(text.get()?, site, range))
+        .or_else(|| source_range_in(text?, site, range))
 }
 
 /// `source_range` with the file's text at hand.
@@ -314,7 +347,7 @@ pub fn source_range_in(text: &str, site: &Site, range: Range<usize>) -> Option<R
 #[cfg(test)]
 mod tests {
     use super::{locate_relevant, place_sites, source_range, source_range_in};
-    use crate::text::{LazyText, LineIndex};
+    use crate::text::LineIndex;
 
     /// What a site notes while the text is at hand places every byte of its value, and gives
     /// every source range, exactly as the text does; where it cannot, it says so (`None`).
@@ -329,7 +362,6 @@ mod tests {
             assert!(located.sites.iter().any(|s| s.at.verbatim));
             assert!(located.sites.iter().any(|s| !s.at.verbatim));
             let lines = LineIndex::new(&text);
-            let unread = LazyText::<()>::new(|| Err(()));
             let place = located.placer();
             let mut placed = 0;
             let mut without_text = 0;
@@ -340,7 +372,7 @@ mod tests {
                         let with_text = source_range_in(&text, site, start..end);
                         // Without the text (it cannot be read here), a range is either given
                         // as the text gives it or not given at all.
-                        if let Some(range) = source_range(&unread, site, start..end) {
+                        if let Some(range) = source_range(None, site, start..end) {
                             assert_eq!(Some(range), with_text, "{start}..{end} of {site:?}");
                             without_text += 1;
                         }

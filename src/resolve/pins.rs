@@ -140,7 +140,7 @@ pub fn resolve_pins<I: Iterator<Item = TagUse>>(
     require: Option<&RequireImage>,
 ) -> Pins {
     let mut pins = Pins::default();
-    // Without sources nothing is resolved: the uses are not read back for nothing.
+    // Without sources nothing is resolved.
     if sources.is_empty() {
         return pins;
     }
@@ -284,6 +284,17 @@ fn image_prefix(image: &str) -> Option<String> {
             p.to_string()
         }
     })
+}
+
+/// What makes a use a tag-template example (a commit-pinned tag with its commit id): the
+/// image prefix it is the example of, the first such use of a prefix being the one taken.
+/// `None` for a use that is no example.
+pub fn template_example_key(use_: &TagUse) -> Option<Option<String>> {
+    if use_.kind != TagKind::CommitPinned {
+        return None;
+    }
+    commit_id_in(use_.tag.as_deref()?)?;
+    Some(image_prefix(&use_.image))
 }
 
 fn template_examples(uses: impl Iterator<Item = TagUse>) -> TemplateExamples {

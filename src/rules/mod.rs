@@ -28,11 +28,12 @@ pub struct RuleMeta {
     pub fixable: bool,
 }
 
-/// One file as rules see it. Rules read it; they never touch text or disk.
+/// One file as rules see it. Rules read it; they never touch disk.
 pub struct FileInput<'a> {
     pub path: &'a str,
-    /// Read only when a finding cannot be placed from what the sites noted (`Placed`).
-    pub text: &'a crate::text::LazyText<'a, crate::finding::FileError>,
+    /// The file's text, when some site's value does not stand in it byte for byte
+    /// (`Located::needs_text`): the engine reads it then, and only then.
+    pub text: Option<&'a str>,
     pub located: &'a Located,
     /// The file's image tag uses, judged where they take effect (in site order).
     pub uses: &'a [crate::locate::images::TagUse],
