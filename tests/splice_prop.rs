@@ -657,7 +657,9 @@ fn random_edits_inside_inline_patches_verify_or_are_refused() {
         let (text, parsed, sites) = file.get(&files);
         let site = site.get(sites);
         let inline = site.target.inline.as_ref().expect("inline site");
-        let inner_edits = edits_for(&spec, &inline.scalar);
+        // A site keeps its value, not its scalar's copy of it.
+        let inner = inline.scalar.with_value(site.value.clone());
+        let inner_edits = edits_for(&spec, &inner);
         let first = &inner_edits[0];
         applied.borrow_mut().0 += 1;
         // Site::edit lifts one edit; it may decline (then there is nothing to plan).
@@ -669,13 +671,13 @@ fn random_edits_inside_inline_patches_verify_or_are_refused() {
             return Ok(());
         };
         applied.borrow_mut().1 += 1;
-        let want_inner = planned_value(&inline.scalar.value, &[first]);
+        let want_inner = planned_value(&inner.value, &[first]);
         let after = parse(&planned.text)
             .map_err(|e| TestCaseError::fail(format!("outer does not parse: {e}\n{}", ctx())))?;
         let outer = after
             .scalars()
             .into_iter()
-            .find(|s| s.ordinal == site.target.scalar.ordinal)
+            .find(|s| s.ordinal == site.target.scalar.ordinal())
             .cloned()
             .ok_or_else(|| TestCaseError::fail("outer scalar gone"))?;
         let inner_after = parse(&outer.value).map_err(|e| {
@@ -687,7 +689,7 @@ fn random_edits_inside_inline_patches_verify_or_are_refused() {
         let new = inner_after.scalars();
         prop_assert_eq!(old.len(), new.len(), "{}", ctx());
         for (o, n) in old.iter().zip(&new) {
-            let expected = if o.ordinal == inline.scalar.ordinal {
+            let expected = if o.ordinal == inline.scalar.ordinal() {
                 &want_inner
             } else {
                 &o.value

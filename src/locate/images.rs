@@ -60,10 +60,10 @@ pub fn tag_uses(files: &[FileImages], graph: &Graph, policy: &TagPolicy) -> Vec<
                 Role::ContainerImage => {
                     container_image(file, path, index, policy, &mut out);
                 }
-                Role::KustomizeImage { field, .. } if field == "newTag" => {
+                Role::KustomizeImage { field, .. } if &**field == "newTag" => {
                     kustomize_new_tag(file, path, index, graph, policy, &mut out);
                 }
-                Role::HelmImage { field } if field == "tag" => {
+                Role::HelmImage { field } if &**field == "tag" => {
                     helm_tag(file, path, index, policy, &mut out);
                 }
                 _ => {}
@@ -193,7 +193,7 @@ fn helm_tag(
         file.located
             .sites
             .iter()
-            .find(|s| s.document == site.document && s.path == format!("{prefix}{field}"))
+            .find(|s| s.document == site.document && *s.path == format!("{prefix}{field}"))
             .map(|s| s.value.clone())
     };
     let Some(repository) = sibling("repository") else {

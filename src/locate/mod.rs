@@ -21,11 +21,14 @@ pub enum Role {
     /// A container image (`image:` of a container in any workload kind or Argo template).
     ContainerImage,
     /// A field of a kustomize `images:` entry: `name`, `newName`, `newTag` or `digest`.
-    KustomizeImage { field: String, name: Option<String> },
+    KustomizeImage {
+        field: Box<str>,
+        name: Option<Box<str>>,
+    },
     /// Helm-style values: `image.repository`, `image.registry` or `image.tag`.
-    HelmImage { field: String },
+    HelmImage { field: Box<str> },
     /// The IRSA annotation `eks.amazonaws.com/role-arn`, with the ServiceAccount it sits on.
-    IrsaRoleArn { service_account: Option<String> },
+    IrsaRoleArn { service_account: Option<Box<str>> },
     /// Any other string.
     Other,
 }
@@ -34,7 +37,7 @@ pub enum Role {
 #[derive(Debug, Clone)]
 pub struct Target {
     /// The scalar in the file (for inline patches, the block scalar holding the patch).
-    pub scalar: Scalar,
+    pub scalar: ScalarAt,
     /// Set for scalars inside an inline patch: the outer scalar's ordinal is `ordinal`; this is
     /// the inline document's text and the scalar's ordinal in it.
     /// Boxed: most sites are not in a patch, and every byte of a site counts in a large run.
@@ -47,7 +50,47 @@ pub struct Inline {
     /// parse alive for the whole run.
     pub text: std::sync::Arc<str>,
     /// The scalar inside the inline document.
-    pub scalar: Scalar,
+    pub scalar: ScalarAt,
+}
+
+/// Where a scalar is and how it is written, without its value (a site's `value` has it, and
+/// for a patch `Inline::text` the outer value): every byte of a site counts in a large run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScalarAt {
+    pub style: crate::yaml::Style,
+    pub tagged: bool,
+    /// Byte range of the scalar in the source (quotes included, block header excluded).
+    pub span: Range<usize>,
+    /// The scalar's position among all scalars of its text (`Scalar::ordinal`), which fits:
+    /// a file of at most 16 MiB has fewer scalars than bytes.
+    pub ordinal: u32,
+}
+
+impl ScalarAt {
+    pub fn of(scalar: &Scalar) -> ScalarAt {
+        ScalarAt {
+            style: scalar.style,
+            tagged: scalar.tagged,
+            span: scalar.span.clone(),
+            ordinal: u32::try_from(scalar.ordinal).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// `ordinal`, as the parser numbers scalars.
+    pub fn ordinal(&self) -> usize {
+        self.ordinal as usize
+    }
+
+    /// The scalar with `value` as its value.
+    pub fn with_value(&self, value: String) -> Scalar {
+        Scalar {
+            value,
+            style: self.style,
+            span: self.span.clone(),
+            ordinal: self.ordinal(),
+            tagged: self.tagged,
+        }
+    }
 }
 
 /// A value scalar with its meaning and where it sits.
@@ -59,7 +102,7 @@ pub struct Site {
     pub value: String,
     pub role: Role,
     /// Dotted path from the document root (`spec.template.spec.containers[0].image`).
-    pub path: String,
+    pub path: Box<str>,
     pub document: usize,
     /// Whether the scalar sits in an inline patch of a kustomization.
     pub in_patch: bool,
@@ -158,7 +201,7 @@ impl Site {
                 .target
                 .inline
                 .as_ref()
-                .map_or(self.target.scalar.ordinal, |i| i.scalar.ordinal),
+                .map_or(self.target.scalar.ordinal(), |i| i.scalar.ordinal()),
             range,
             replacement: replacement.to_string(),
             inner: None,
@@ -173,7 +216,7 @@ impl Site {
             return None;
         };
         Some(ScalarEdit {
-            ordinal: self.target.scalar.ordinal,
+            ordinal: self.target.scalar.ordinal(),
             range: text_edit.range.clone(),
             replacement: text_edit.replacement.clone(),
             inner: Some(Box::new(innermost)),
@@ -199,22 +242,19 @@ impl Located {
     /// About how many bytes these facts take in memory, counting what their strings hold:
     /// what a run's budget for keeping facts is spent in.
     pub fn approx_bytes(&self) -> usize {
-        let scalar = |s: &Scalar| s.value.capacity();
         let sites: usize = self
             .sites
             .iter()
             .map(|site| {
-                let inline = site.target.inline.as_ref().map_or(0, |i| {
-                    std::mem::size_of::<Inline>() + i.text.len() + scalar(&i.scalar)
-                });
-                std::mem::size_of::<Site>()
-                    + scalar(&site.target.scalar)
-                    + inline
-                    + site.value.capacity()
-                    + site.path.capacity()
+                let inline = site
+                    .target
+                    .inline
+                    .as_ref()
+                    .map_or(0, |i| std::mem::size_of::<Inline>() + i.text.len());
+                std::mem::size_of::<Site>() + inline + site.value.capacity() + site.path.len()
             })
             .sum();
-        let text = |s: &Option<String>| s.as_ref().map_or(0, String::capacity);
+        let text = |s: &Option<Box<str>>| s.as_ref().map_or(0, |s| s.len());
         let docs: usize = self
             .docs
             .iter()
@@ -230,9 +270,9 @@ impl Located {
 #[derive(Debug, Clone, Default)]
 pub struct DocFacts {
     pub index: usize,
-    pub kind: Option<String>,
-    pub name: Option<String>,
-    pub namespace: Option<String>,
+    pub kind: Option<Box<str>>,
+    pub name: Option<Box<str>>,
+    pub namespace: Option<Box<str>>,
     /// A resource that makes others (HelmRelease, Argo CD Application, Flux Kustomization):
     /// what it makes is not in the repository's files.
     pub creates_resources: bool,
@@ -259,12 +299,7 @@ fn locate_with(parsed: &ParsedFile, file_name: &str, keep: Option<&[String]>) ->
     let mut docs = Vec::new();
     for doc in &parsed.documents {
         walk::walk_document(&doc.root, doc.index, file_name, &mut sites, keep);
-        let text = |keys: &[&str]| {
-            doc.root
-                .at(keys)
-                .and_then(|n| n.as_str())
-                .map(str::to_string)
-        };
+        let text = |keys: &[&str]| doc.root.at(keys).and_then(|n| n.as_str()).map(Box::from);
         let kind = text(&["kind"]);
         let api_version = doc.root.at(&["apiVersion"]).and_then(|n| n.as_str());
         let creates_resources = matches!(
@@ -327,20 +362,14 @@ pub fn source_range_in(text: &str, site: &Site, range: Range<usize>) -> Option<R
     let outer_range = match &site.target.inline {
         None => range,
         Some(inline) => {
-            let inner = Scalar {
-                value: site.value.clone(),
-                ..inline.scalar.clone()
-            };
+            let inner = inline.scalar.with_value(site.value.clone());
             splice::source_range(&inline.text, &inner, range)?
         }
     };
-    let outer = Scalar {
-        value: match &site.target.inline {
-            None => site.value.clone(),
-            Some(inline) => inline.text.to_string(),
-        },
-        ..site.target.scalar.clone()
-    };
+    let outer = site.target.scalar.with_value(match &site.target.inline {
+        None => site.value.clone(),
+        Some(inline) => inline.text.to_string(),
+    });
     splice::source_range(text, &outer, outer_range)
 }
 

@@ -141,19 +141,9 @@ fn visit<'a>(node: &'a Node, path: &mut Vec<PathSeg<'a>>, scope: &mut Scope) {
                     return;
                 }
             }
-            // A large run (`locate_relevant`) keeps only the sites' own values: the targets'
-            // copies, for a patch the whole patch text, are not made at all there.
-            let copy = |s: &crate::yaml::Scalar| crate::yaml::Scalar {
-                value: if scope.keep.is_some() {
-                    String::new()
-                } else {
-                    s.value.clone()
-                },
-                style: s.style,
-                span: s.span.clone(),
-                ordinal: s.ordinal,
-                tagged: s.tagged,
-            };
+            // The sites keep their own values only: the targets' copies, for a patch the
+            // whole patch text, are not made at all.
+            let copy = super::ScalarAt::of;
             let target = match &scope.inline {
                 None => Target {
                     scalar: copy(scalar),
@@ -171,7 +161,7 @@ fn visit<'a>(node: &'a Node, path: &mut Vec<PathSeg<'a>>, scope: &mut Scope) {
                 target,
                 value: scalar.value.clone(),
                 role,
-                path: display_path(path),
+                path: display_path(path).into_boxed_str(),
                 document: scope.document,
                 in_patch: scope.inline.is_some(),
                 at: super::Placed::default(),
@@ -274,8 +264,8 @@ fn role_of(path: &[PathSeg<'_>], scope: &Scope) -> Role {
         if let [Key(list), Index(_), Key(field)] = path {
             if list == "images" {
                 return Role::KustomizeImage {
-                    field: field.to_string(),
-                    name: scope.entry.image_name.clone(),
+                    field: field.as_ref().into(),
+                    name: scope.entry.image_name.as_deref().map(Into::into),
                 };
             }
         }
@@ -286,7 +276,9 @@ fn role_of(path: &[PathSeg<'_>], scope: &Scope) -> Role {
         } else {
             None
         };
-        return Role::IrsaRoleArn { service_account };
+        return Role::IrsaRoleArn {
+            service_account: service_account.map(Into::into),
+        };
     }
     if last == Some("image") && n >= 2 {
         let in_list = n >= 3
@@ -300,7 +292,7 @@ fn role_of(path: &[PathSeg<'_>], scope: &Scope) -> Role {
     if n >= 2 && key(n - 2) == Some("image") {
         if let Some(field @ ("repository" | "registry" | "tag")) = last {
             return Role::HelmImage {
-                field: field.to_string(),
+                field: field.into(),
             };
         }
     }
@@ -317,7 +309,7 @@ mod tests {
         locate(&parsed, file)
             .sites
             .into_iter()
-            .map(|s| (s.path, s.role, s.in_patch))
+            .map(|s| (s.path.into_string(), s.role, s.in_patch))
             .collect()
     }
 

@@ -45,7 +45,7 @@ impl Rule for EcrRegion {
         let mut out = Vec::new();
         for site in &file.located.sites {
             let is_image = matches!(&site.role, Role::ContainerImage | Role::HelmImage { .. })
-                || matches!(&site.role, Role::KustomizeImage { field, .. } if field == "newName");
+                || matches!(&site.role, Role::KustomizeImage { field, .. } if &**field == "newName");
             if !is_image {
                 continue;
             }
