@@ -16,7 +16,8 @@ mod common;
 
 use common::shape::shapes;
 use manifix::locate::locate;
-use manifix::yaml::splice::{plan, plan_text, resolves_to_string, EditError, ScalarEdit};
+use manifix::yaml::quote::resolves_to_string;
+use manifix::yaml::splice::{plan, plan_text, EditError, ScalarEdit};
 use manifix::yaml::{parse, ParsedFile, Scalar, Style};
 use proptest::prelude::*;
 use proptest::sample::Index;

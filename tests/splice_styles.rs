@@ -1,6 +1,7 @@
 //! Exact output of scalar edits in every YAML style and layout manifix meets in manifests.
 
-use manifix::yaml::splice::{plan, resolves_to_string, EditError, ScalarEdit};
+use manifix::yaml::quote::resolves_to_string;
+use manifix::yaml::splice::{plan, EditError, ScalarEdit};
 use manifix::yaml::{parse, Style};
 
 /// Replaces `old`, a substring of the decoded value of the first scalar that contains it,

@@ -11,7 +11,8 @@ pub mod tags;
 pub mod terraform;
 mod walk;
 
-use crate::yaml::splice::{self, plan_text, ScalarEdit};
+use crate::yaml::source;
+use crate::yaml::splice::{plan_text, ScalarEdit};
 use crate::yaml::{ParsedFile, Scalar};
 use std::ops::Range;
 
@@ -128,7 +129,7 @@ impl Site {
     fn verbatim_base(&self) -> Option<usize> {
         let scalar = &self.target.scalar;
         (self.at.verbatim && self.target.inline.is_none())
-            .then(|| scalar.span.start + splice::quote_width(scalar.style))
+            .then(|| scalar.span.start + source::quote_width(scalar.style))
     }
 
     /// The 1-based line and column of byte `offset` of the file, when it lies in this site's
@@ -183,7 +184,7 @@ pub fn place_sites(text: &str, located: &mut Located) {
         let (line, column) = lines.line_col(span.start);
         let verbatim = site.target.inline.is_none()
             && !site.value.contains('\n')
-            && splice::verbatim_base(text, span, site.target.scalar.style, &site.value).is_some();
+            && source::verbatim_base(text, span, site.target.scalar.style, &site.value).is_some();
         site.at = Placed {
             line: u32::try_from(line).unwrap_or(0),
             column: u32::try_from(column).unwrap_or(0),
@@ -350,8 +351,8 @@ pub(crate) fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
 /// verbatim value (`Placed`) answers without the text; anything else needs it (`None` when
 /// it is not at hand).
 pub fn source_range(text: Option<&str>, site: &Site, range: Range<usize>) -> Option<Range<usize>> {
-    // What `splice::source_range` answers for a verbatim value, without its text.
-    splice::verbatim_range(site.verbatim_base(), &site.value, &range)
+    // What `yaml::source::source_range` answers for a verbatim value, without its text.
+    source::verbatim_range(site.verbatim_base(), &site.value, &range)
         .or_else(|| source_range_in(text?, site, range))
 }
 
@@ -363,14 +364,14 @@ pub fn source_range_in(text: &str, site: &Site, range: Range<usize>) -> Option<R
         None => range,
         Some(inline) => {
             let inner = inline.scalar.with_value(site.value.clone());
-            splice::source_range(&inline.text, &inner, range)?
+            source::source_range(&inline.text, &inner, range)?
         }
     };
     let outer = site.target.scalar.with_value(match &site.target.inline {
         None => site.value.clone(),
         Some(inline) => inline.text.to_string(),
     });
-    splice::source_range(text, &outer, outer_range)
+    source::source_range(text, &outer, outer_range)
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 
 use super::model::{Node, ParsedFile};
 use super::parse;
-use super::splice::{double_quote, plain_safe, resolves_to_string, EditError};
+use super::quote::{double_quote, plain_safe, resolves_to_string};
+use super::splice::EditError;
 
 /// One entry: `(key, value)` pairs in order.
 pub type Entry = Vec<(String, String)>;

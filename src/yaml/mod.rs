@@ -4,6 +4,8 @@ mod align;
 pub mod append;
 pub mod model;
 pub mod parse;
+pub mod quote;
+pub mod source;
 pub mod splice;
 pub mod verify;
 
