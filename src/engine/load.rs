@@ -94,6 +94,90 @@ fn in_order_on_every_core<I: Send, R: Send>(
         .collect()
 }
 
+/// How many files are read and parsed at a time (on every core) before their results are
+/// kept: enough that the cores rarely wait for the slowest file of a slice.
+const LOAD_SLICE: usize = 4096;
+
+/// What reading every file gives the rest of the run.
+pub(super) struct Repository {
+    /// The YAML files, in path order.
+    pub files: Vec<Analyzed>,
+    pub census: crate::resolve::account::AccountCensus,
+    /// The Terraform files that may grant the node role, with their texts (no other is kept).
+    pub terraform: Vec<(String, String)>,
+    pub graph: crate::locate::kustomize::Graph,
+}
+
+/// Reads and parses every file, a slice at a time on every core; files that cannot be read
+/// or are passed over go to `run`'s errors and skipped files.
+pub(super) fn load_files(
+    entries: std::vec::IntoIter<crate::discover::FileEntry>,
+    keep_prefixes: &[String],
+    facts_budget: usize,
+    run: &mut super::Run,
+) -> Repository {
+    let mut census = crate::resolve::account::AccountCensus::default();
+    let mut terraform = Vec::new();
+    let mut graph = crate::locate::kustomize::GraphBuilder::default();
+    let mut budget = super::files::Budget::new(facts_budget);
+    let mut files = Vec::with_capacity(entries.len());
+    let mut entries = entries;
+    // A slice at a time, each file's result going straight to its list: the results of
+    // every file at once, before they are sorted into the lists, were a third of the peak
+    // memory of a large run.
+    loop {
+        let slice: Vec<_> = entries.by_ref().take(LOAD_SLICE).collect();
+        if slice.is_empty() {
+            break;
+        }
+        for loaded in load_all(slice, keep_prefixes) {
+            match loaded {
+                Loaded::Yaml {
+                    mut file,
+                    located,
+                    accounts,
+                    kustomization,
+                } => {
+                    for (account, line) in accounts {
+                        census.record(&account, || format!("{}:{line}", file.entry.rel));
+                    }
+                    if let Some(kustomization) = kustomization {
+                        graph.add(*kustomization);
+                    }
+                    file.facts = budget.keep(located);
+                    files.push(*file);
+                }
+                Loaded::Terraform {
+                    entry,
+                    accounts,
+                    text,
+                    invalid,
+                } => {
+                    for (account, line) in accounts {
+                        census.record(&account, || format!("{}:{line}", entry.rel));
+                    }
+                    if let Some(message) = invalid {
+                        run.skipped
+                            .push(super::terraform_not_read(entry.rel.clone(), &message));
+                    }
+                    if let Some(text) = text {
+                        terraform.push((entry.rel, text));
+                    }
+                }
+                Loaded::Skipped(s) => run.skipped.push(s),
+                Loaded::Failed(e) => run.errors.push(e),
+            }
+        }
+    }
+    files.shrink_to_fit();
+    Repository {
+        files,
+        census,
+        terraform,
+        graph: graph.finish(),
+    }
+}
+
 /// Files larger than this are skipped unread: parsing and verifying a 100 MB "manifest" would
 /// take minutes and memory for what is never a hand-written manifest.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;

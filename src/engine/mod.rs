@@ -12,7 +12,6 @@ use crate::discover::{discover, Steering};
 use crate::locate::irsa::irsa_issues;
 use crate::locate::tags::TagPolicy;
 use crate::locate::terraform::node_role_grants;
-use crate::resolve::account::AccountCensus;
 use crate::resolve::git::{is_url, redact_url, GitResolver};
 use crate::resolve::pins::{resolve_pins, Source};
 use crate::resolve::{AccountResolver, Resolved};
@@ -29,13 +28,9 @@ use facts::{check_registry, cluster_region, overlay_accounts, REQUIRE_IMAGE_DEPT
 pub use files::{read_again, Analyzed};
 use found::Findings;
 pub use found::Tally;
+use load::load_files;
 pub(crate) use load::parallel_map;
 pub use load::MAX_FILE_BYTES;
-use load::{load_all, Loaded};
-
-/// How many files are read and parsed at a time (on every core) before their results are
-/// kept: enough that the cores rarely wait for the slowest file of a slice.
-const LOAD_SLICE: usize = 4096;
 
 /// The most files one run checks: past it, a run stops with an error before reading them
 /// rather than using more memory than a CI machine has (about 0.7 KB a file, besides the
@@ -336,89 +331,9 @@ fn discover_files(
     Ok((run, entries))
 }
 
-/// What reading every file gives the rest of the run.
-struct Repository {
-    /// The YAML files, in path order.
-    files: Vec<Analyzed>,
-    census: AccountCensus,
-    /// The Terraform files that may grant the node role, with their texts (no other is kept).
-    terraform: Vec<(String, String)>,
-    graph: crate::locate::kustomize::Graph,
-}
-
-/// Reads and parses every file, a slice at a time on every core; files that cannot be read
-/// or are passed over go to `run`'s errors and skipped files.
-fn load_files(
-    entries: std::vec::IntoIter<crate::discover::FileEntry>,
-    keep_prefixes: &[String],
-    facts_budget: usize,
-    run: &mut Run,
-) -> Repository {
-    let mut census = AccountCensus::default();
-    let mut terraform = Vec::new();
-    let mut graph = crate::locate::kustomize::GraphBuilder::default();
-    let mut budget = files::Budget::new(facts_budget);
-    let mut files = Vec::with_capacity(entries.len());
-    let mut entries = entries;
-    // A slice at a time, each file's result going straight to its list: the results of
-    // every file at once, before they are sorted into the lists, were a third of the peak
-    // memory of a large run.
-    loop {
-        let slice: Vec<_> = entries.by_ref().take(LOAD_SLICE).collect();
-        if slice.is_empty() {
-            break;
-        }
-        for loaded in load_all(slice, keep_prefixes) {
-            match loaded {
-                Loaded::Yaml {
-                    mut file,
-                    located,
-                    accounts,
-                    kustomization,
-                } => {
-                    for (account, line) in accounts {
-                        census.record(&account, || format!("{}:{line}", file.entry.rel));
-                    }
-                    if let Some(kustomization) = kustomization {
-                        graph.add(*kustomization);
-                    }
-                    file.facts = budget.keep(located);
-                    files.push(*file);
-                }
-                Loaded::Terraform {
-                    entry,
-                    accounts,
-                    text,
-                    invalid,
-                } => {
-                    for (account, line) in accounts {
-                        census.record(&account, || format!("{}:{line}", entry.rel));
-                    }
-                    if let Some(message) = invalid {
-                        run.skipped
-                            .push(terraform_not_read(entry.rel.clone(), &message));
-                    }
-                    if let Some(text) = text {
-                        terraform.push((entry.rel, text));
-                    }
-                }
-                Loaded::Skipped(s) => run.skipped.push(s),
-                Loaded::Failed(e) => run.errors.push(e),
-            }
-        }
-    }
-    files.shrink_to_fit();
-    Repository {
-        files,
-        census,
-        terraform,
-        graph: graph.finish(),
-    }
-}
-
 /// Terraform is only read for context: a file the parser cannot read is passed over, and
 /// said so.
-fn terraform_not_read(path: String, message: &str) -> SkippedFile {
+pub(super) fn terraform_not_read(path: String, message: &str) -> SkippedFile {
     SkippedFile {
         path,
         reason: format!("{message}; its IAM policies were not checked"),
