@@ -81,35 +81,15 @@ fn check_file(file: &mut Analyzed, with: &Checking<'_>) -> Result<Vec<Finding>, 
     let file = &*file;
     let at_hand = facts.at_hand(file, with.keep_prefixes)?;
     let located = &*at_hand.located;
-    // The text, when a site's value does not stand in it byte for byte (a finding's range
-    // then needs it), read here rather than by a rule.
+    let uses = crate::resolve::for_path(with.uses, &file.entry.rel, |u| &u.path);
     let mut text = at_hand.text;
-    if text.is_none() && located.needs_text() {
+    let (mut found, text_wanted) = run_rules(file, text.as_deref(), located, uses, with);
+    // A rule that could not place a finding without the text said so: it is read here,
+    // never by a rule, and the rules run again with it (they are pure: only the ranges they
+    // could not give change).
+    if text_wanted {
         text = Some(read_again(file)?);
-    }
-    let input = FileInput {
-        path: &file.entry.rel,
-        text: text.as_deref(),
-        located,
-        uses: crate::resolve::for_path(with.uses, &file.entry.rel, |u| &u.path),
-    };
-    let mut found = Vec::new();
-    for rule in rules::all() {
-        let level = (with.level_of)(rule.meta().id);
-        if level == Some(Level::Allow) {
-            continue;
-        }
-        for mut finding in rule.check(&input, with.resolved) {
-            finding.severity = match level {
-                Some(Level::Warn) => Severity::Warning,
-                Some(Level::Deny) => Severity::Error,
-                _ => finding.severity,
-            };
-            found.push(finding);
-        }
-    }
-    if let Some(recipe) = with.recipe {
-        found.extend(crate::recipe::steps::step_findings(recipe, &input));
+        found = run_rules(file, text.as_deref(), located, uses, with).0;
     }
     if found.is_empty() {
         return Ok(found);
@@ -138,6 +118,43 @@ fn check_file(file: &mut Analyzed, with: &Checking<'_>) -> Result<Vec<Finding>, 
     }
     in_report_order(&mut found);
     Ok(found)
+}
+
+/// The findings of every rule that runs, and of the recipe's steps, in one file; and
+/// whether a rule could not place one without the file's text, which `text` lacks.
+fn run_rules(
+    file: &Analyzed,
+    text: Option<&str>,
+    located: &crate::locate::Located,
+    uses: &[TagUse],
+    with: &Checking<'_>,
+) -> (Vec<Finding>, bool) {
+    let input = FileInput {
+        path: &file.entry.rel,
+        text,
+        text_wanted: std::cell::Cell::new(false),
+        located,
+        uses,
+    };
+    let mut found = Vec::new();
+    for rule in rules::all() {
+        let level = (with.level_of)(rule.meta().id);
+        if level == Some(Level::Allow) {
+            continue;
+        }
+        for mut finding in rule.check(&input, with.resolved) {
+            finding.severity = match level {
+                Some(Level::Warn) => Severity::Warning,
+                Some(Level::Deny) => Severity::Error,
+                _ => finding.severity,
+            };
+            found.push(finding);
+        }
+    }
+    if let Some(recipe) = with.recipe {
+        found.extend(crate::recipe::steps::step_findings(recipe, &input));
+    }
+    (found, input.text_wanted.get())
 }
 
 /// The findings of the rules about the repository as a whole, in the Terraform files of

@@ -234,12 +234,6 @@ pub struct Located {
 }
 
 impl Located {
-    /// Whether a finding in some site's value may need the file's text to be placed: the
-    /// value does not stand in the source byte for byte.
-    pub fn needs_text(&self) -> bool {
-        self.sites.iter().any(|s| s.verbatim_base().is_none())
-    }
-
     /// About how many bytes these facts take in memory, counting what their strings hold:
     /// what a run's budget for keeping facts is spent in.
     pub fn approx_bytes(&self) -> usize {

@@ -5,7 +5,6 @@
 use super::{Recipe, Step};
 use crate::finding::{Applicability, Finding, Fix, Severity};
 use crate::locate::aws::{find_accounts, AccountSite};
-use crate::locate::source_range;
 use crate::rules::FileInput;
 
 /// What `manifix explain STEP` prints for a recipe step (its findings carry the step's name).
@@ -67,7 +66,8 @@ pub fn step_findings(recipe: &Recipe, file: &FileInput) -> Vec<Finding> {
         }
         let Some(rule) = first else { continue };
         let (range, replacement) = changed_span(&site.value, &value);
-        let at = source_range(file.text, site, range.clone())
+        let at = file
+            .source_range(site, range.clone())
             .unwrap_or(site.target.scalar.span.start..site.target.scalar.span.start);
         let mut message = format!(
             "{} at `{}` (recipe {})",

@@ -4,7 +4,6 @@
 use super::{FileInput, Rule, RuleMeta};
 use crate::finding::{Finding, Severity};
 use crate::locate::aws::{find_accounts, AccountSite};
-use crate::locate::source_range;
 use crate::resolve::account::Origin;
 use crate::resolve::Resolved;
 
@@ -76,7 +75,8 @@ impl Rule for AccountMismatch {
                 } else {
                     continue;
                 };
-                let range = source_range(file.text, site, found.range.clone())
+                let range = file
+                    .source_range(site, found.range.clone())
                     .unwrap_or(site.target.scalar.span.start..site.target.scalar.span.start);
                 out.push(Finding::new(
                     META.id,

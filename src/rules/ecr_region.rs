@@ -3,7 +3,7 @@
 use super::{FileInput, Rule, RuleMeta};
 use crate::finding::{Finding, Severity};
 use crate::locate::aws::{find_accounts, AccountSite};
-use crate::locate::{source_range, Role};
+use crate::locate::Role;
 use crate::resolve::Resolved;
 
 pub struct EcrRegion;
@@ -60,7 +60,8 @@ impl Rule for EcrRegion {
                 }
                 let start = found.range.start;
                 let end = start + host.len();
-                let range = source_range(file.text, site, start..end)
+                let range = file
+                    .source_range(site, start..end)
                     .unwrap_or(site.target.scalar.span.start..site.target.scalar.span.start);
                 out.push(Finding::new(META.id, META.severity, file.path, range, format!(
                         "ECR registry {host} is in {region}, but the cluster runs in {cluster} ({why}): pulls cross regions (slower, paid transfer) and fail where ECR is reached through a regional VPC endpoint or a region-scoped policy"

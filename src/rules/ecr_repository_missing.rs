@@ -3,7 +3,6 @@
 use super::registry_uses::checked_uses;
 use super::{FileInput, Rule, RuleMeta};
 use crate::finding::{Finding, Severity};
-use crate::locate::source_range;
 use crate::resolve::Resolved;
 
 pub struct EcrRepositoryMissing;
@@ -48,7 +47,8 @@ impl Rule for EcrRepositoryMissing {
             if !facts.missing_repos.contains(&repo) {
                 continue;
             }
-            let range = source_range(file.text, site, 0..site.value.len())
+            let range = file
+                .source_range(site, 0..site.value.len())
                 .unwrap_or(site.target.scalar.span.start..site.target.scalar.span.start);
             out.push(Finding::new(
                 META.id,

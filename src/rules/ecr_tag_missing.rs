@@ -3,7 +3,6 @@
 use super::registry_uses::checked_uses;
 use super::{FileInput, Rule, RuleMeta};
 use crate::finding::{Finding, Severity};
-use crate::locate::source_range;
 use crate::resolve::pins::PinOutcome;
 use crate::resolve::Resolved;
 
@@ -46,7 +45,8 @@ impl Rule for EcrTagMissing {
             if !facts.missing_tags.contains(&(repo.clone(), tag.clone())) {
                 continue;
             }
-            let range = source_range(file.text, site, use_.tag_range.clone())
+            let range = file
+                .source_range(site, use_.tag_range.clone())
                 .unwrap_or(site.target.scalar.span.start..site.target.scalar.span.start);
             let pinned = match resolved.pins.outcome(use_) {
                 Some(PinOutcome::Pinned(pin)) => format!(

@@ -3,7 +3,7 @@
 use super::{FileInput, Rule, RuleMeta};
 use crate::finding::{Finding, Severity};
 use crate::locate::aws::{find_accounts, AccountSite};
-use crate::locate::{source_range, Role};
+use crate::locate::Role;
 use crate::resolve::Resolved;
 
 pub struct ImagePullSecretsEcr;
@@ -56,7 +56,8 @@ impl Rule for ImagePullSecretsEcr {
                         .any(|a| matches!(a.site, AccountSite::EcrHost { .. }))
             });
             let Some(image) = ecr_image else { continue };
-            let range = source_range(file.text, secret, 0..secret.value.len())
+            let range = file
+                .source_range(secret, 0..secret.value.len())
                 .unwrap_or(secret.target.scalar.span.clone());
             out.push(Finding::new(META.id, META.severity, file.path, range, format!(
                     "imagePullSecrets `{}` on a pod that pulls the ECR image `{}`: on EKS the kubelet pulls from ECR with the node's IAM role, so the secret is not needed, and a secret made from an ECR token expires every 12 hours",

@@ -4,7 +4,7 @@
 use super::{FileInput, Rule, RuleMeta};
 use crate::finding::{Finding, Severity};
 use crate::locate::irsa::{IrsaIssue, IrsaIssueKind};
-use crate::locate::{source_range, Role, Site};
+use crate::locate::{Role, Site};
 use crate::resolve::Resolved;
 use regex::Regex;
 use std::sync::OnceLock;
@@ -64,7 +64,8 @@ impl Rule for IrsaServiceAccount {
     fn check(&self, file: &FileInput, resolved: &Resolved) -> Vec<Finding> {
         let mut out = Vec::new();
         let finding = |site: &Site, severity, message: String| {
-            let range = source_range(file.text, site, 0..site.value.len())
+            let range = file
+                .source_range(site, 0..site.value.len())
                 .unwrap_or(site.target.scalar.span.start..site.target.scalar.span.start);
             Finding::new(META.id, severity, file.path, range, message)
         };

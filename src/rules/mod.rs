@@ -31,12 +31,32 @@ pub struct RuleMeta {
 /// One file as rules see it. Rules read it; they never touch disk.
 pub struct FileInput<'a> {
     pub path: &'a str,
-    /// The file's text, when some site's value does not stand in it byte for byte
-    /// (`Located::needs_text`): the engine reads it then, and only then.
+    /// The file's text, when the engine has it at hand. Most findings are placed from what
+    /// their sites noted (`locate::Placed`); a rule that needs the text for one says so
+    /// through `source_range`, and the engine then reads it and runs the rules again.
     pub text: Option<&'a str>,
+    /// Set by `source_range` when it could not answer without the text.
+    pub text_wanted: std::cell::Cell<bool>,
     pub located: &'a Located,
     /// The file's image tag uses, judged where they take effect (in site order).
     pub uses: &'a [crate::locate::images::TagUse],
+}
+
+impl FileInput<'_> {
+    /// The byte range in the file of `range` of `site`'s decoded value
+    /// (`locate::source_range`); when that needs the text and it is not at hand, `None`,
+    /// and the engine is told to run the rules again with it.
+    pub fn source_range(
+        &self,
+        site: &crate::locate::Site,
+        range: std::ops::Range<usize>,
+    ) -> Option<std::ops::Range<usize>> {
+        let found = crate::locate::source_range(self.text, site, range);
+        if found.is_none() && self.text.is_none() {
+            self.text_wanted.set(true);
+        }
+        found
+    }
 }
 
 pub trait Rule: Sync {

@@ -3,7 +3,6 @@
 use super::{FileInput, Rule, RuleMeta};
 use crate::finding::{Applicability, Finding, Fix, Severity};
 use crate::locate::images::{TagPlace, TagUse};
-use crate::locate::source_range;
 use crate::locate::tags::TagKind;
 use crate::resolve::pins::PinOutcome;
 use crate::resolve::Resolved;
@@ -71,7 +70,8 @@ fn finding(file: &FileInput, resolved: &Resolved, use_: &TagUse) -> Option<Findi
         _ => return None,
     };
     let site = file.located.sites.get(use_.site)?;
-    let range = source_range(file.text, site, use_.tag_range.clone())
+    let range = file
+        .source_range(site, use_.tag_range.clone())
         .unwrap_or(site.target.scalar.span.start..site.target.scalar.span.start);
     let renders = if use_.renders.is_empty() {
         String::new()

@@ -4,7 +4,7 @@ use super::{FileInput, Rule, RuleMeta};
 use crate::finding::{Applicability, Finding, Fix, Severity};
 use crate::locate::aws::{find_accounts, AccountRef, AccountSite};
 use crate::locate::image_ref::parse_image;
-use crate::locate::{source_range, Role, Site};
+use crate::locate::{Role, Site};
 use crate::resolve::Resolved;
 
 pub struct PlaceholderAccount;
@@ -61,7 +61,7 @@ impl Rule for PlaceholderAccount {
                 if !accounts.is_placeholder(found.account) {
                     continue;
                 }
-                let range = source_range(file.text, site, found.range.clone());
+                let range = file.source_range(site, found.range.clone());
                 let mut message = describe(site, &found);
                 let fix = match &target {
                     Some(t) => {
