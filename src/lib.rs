@@ -11,6 +11,7 @@ pub mod escape;
 pub mod finding;
 pub mod fix;
 pub mod fsio;
+pub mod index;
 pub mod locate;
 pub mod recipe;
 pub mod resolve;

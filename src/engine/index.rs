@@ -2,15 +2,19 @@
 //! passes, which keep only what they need of them: its images judged against the kustomize
 //! graph, its IRSA wiring, the accounts it names and the regions of its ECR hosts.
 
-use super::facts::{overlay_rows, AccountUses, OverlayRows, RegionCounts};
 use super::files::Analyzed;
 use super::load::parallel_map;
 use super::FileError;
-use crate::locate::images::{missing_overrides, tag_uses, FileImages, MissingOverride, TagUse};
-use crate::locate::irsa::{IrsaFacts, IrsaRows};
+use crate::index::accounts::{overlay_rows, OverlayRows, RegionCounts};
+use crate::index::irsa::IrsaRows;
+use crate::locate::aws::{find_accounts, AccountSite};
+use crate::locate::images::{tag_uses, FileImages, MissingOverride, TagUse};
+use crate::locate::irsa::IrsaFacts;
 use crate::locate::kustomize::Graph;
 use crate::locate::tags::TagPolicy;
+use crate::locate::Located;
 use crate::resolve::AccountResolver;
+use crate::rules::judges::missing_overrides_of;
 use std::sync::Arc;
 
 /// How many files are indexed at a time (on every core): what each file's passes made waits
@@ -139,7 +143,7 @@ fn index_file(
     let one = std::slice::from_ref(&images);
     let account_uses = AccountUses::of(&located, accounts);
     let uses = tag_uses(one, graph, policy);
-    let missing = missing_overrides(one);
+    let missing = missing_overrides_of(one);
     let overlay_rows = overlay_rows(&path, &chains, &account_uses.real, graph);
     // The chains go with the IRSA facts, to make their rows.
     let irsa = IrsaFacts::of(&located).map(|facts| (facts, chains));
@@ -151,4 +155,41 @@ fn index_file(
         ecr_regions: account_uses.ecr_regions,
         path,
     })
+}
+
+/// What the account passes need of one file's values, so that its other facts need not be
+/// kept while they run.
+#[derive(Debug, Default)]
+pub(super) struct AccountUses {
+    /// The real account of each reference to one, as a number (twelve digits, so their order
+    /// is the text's), once per reference: made into the file's `overlay_rows`.
+    pub real: Box<[u64]>,
+    /// The region of each ECR registry host of a real or placeholder account: counted into
+    /// `RegionCounts` at once, not kept.
+    pub ecr_regions: Vec<Box<str>>,
+}
+
+impl AccountUses {
+    fn of(located: &Located, accounts: &AccountResolver) -> AccountUses {
+        let mut real = Vec::new();
+        let mut ecr_regions = Vec::new();
+        for site in &located.sites {
+            for found in find_accounts(&site.value) {
+                let is_real = accounts.is_real(found.account);
+                if is_real {
+                    real.push(found.account.parse().unwrap_or_default());
+                }
+                // AWS's own registries are in every region: they say nothing of the cluster's.
+                if is_real || accounts.is_placeholder(found.account) {
+                    if let AccountSite::EcrHost { region, .. } = found.site {
+                        ecr_regions.push(region.into());
+                    }
+                }
+            }
+        }
+        AccountUses {
+            real: real.into(),
+            ecr_regions,
+        }
+    }
 }

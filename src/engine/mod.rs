@@ -9,12 +9,12 @@
 
 use crate::config::{Config, Level};
 use crate::discover::{discover, Steering};
-use crate::locate::irsa::irsa_issues;
 use crate::locate::tags::TagPolicy;
 use crate::locate::terraform::node_role_grants;
 use crate::resolve::git::{is_url, redact_url, GitResolver};
 use crate::resolve::pins::{resolve_pins, Source};
 use crate::resolve::{AccountResolver, Resolved};
+use crate::rules::judges::{judge_irsa, judge_missing_overrides, judge_overlays};
 use std::path::{Path, PathBuf};
 
 mod check;
@@ -24,7 +24,7 @@ mod found;
 mod index;
 mod load;
 
-use facts::{check_registry, cluster_region, overlay_accounts, REQUIRE_IMAGE_DEPTH};
+use facts::{check_registry, cluster_region, REQUIRE_IMAGE_DEPTH};
 pub use files::{read_again, Analyzed};
 use found::Findings;
 pub use found::Tally;
@@ -191,7 +191,7 @@ fn analyze_with(opts: &RunOptions, limits: Limits) -> Result<Run, RunError> {
         &mut run.errors,
     );
     let uses = index.uses;
-    let missing_overrides = crate::locate::images::settle_missing_overrides(index.missing);
+    let missing_overrides = judge_missing_overrides(index.missing);
 
     // The resolvers. The registry is only reached when asked, and only when an ECR image is
     // there to check.
@@ -220,8 +220,8 @@ fn analyze_with(opts: &RunOptions, limits: Limits) -> Result<Run, RunError> {
     // Four independent repository-wide passes: two on threads of their own, so that they
     // keep both cores busy between the parallel index and check phases.
     let (pins, cluster_region, overlay_accounts, irsa) = std::thread::scope(|scope| {
-        let irsa = scope.spawn(move || irsa_issues(irsa_rows));
-        let overlays = scope.spawn(move || overlay_accounts(overlay_rows));
+        let irsa = scope.spawn(move || judge_irsa(irsa_rows));
+        let overlays = scope.spawn(move || judge_overlays(overlay_rows));
         // Pins stay on this thread: the registry client they may ask need not be shareable.
         let pins = resolve_pins(
             || uses.iter().cloned(),

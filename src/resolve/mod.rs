@@ -27,7 +27,7 @@ pub struct Resolved {
     /// account, the overlay) for each overlay that renders it.
     pub overlay_accounts: std::collections::BTreeMap<String, Vec<(String, String)>>,
     /// IRSA wiring problems found across each overlay's render.
-    pub irsa: Vec<crate::locate::irsa::IrsaIssue>,
+    pub irsa: Vec<crate::index::irsa::IrsaIssue>,
     /// What Terraform grants the node role for ECR pulls.
     pub node_role: Vec<crate::locate::terraform::NodeRoleGrant>,
     /// The cluster's region and why it is believed (`cluster.region`, or the majority of ECR

@@ -90,3 +90,112 @@ impl Rule for AccountMismatch {
         out
     }
 }
+
+/// For each render root whose files name more than one real account: the account most of its
+/// references use, keyed by every file of the root whose account differs (by index). Ties are
+/// not judged: with two accounts equally used, neither is the odd one out.
+pub fn judge_overlays(
+    mut rows: crate::index::accounts::OverlayRows,
+) -> std::collections::BTreeMap<u32, Vec<(String, String)>> {
+    let mut out = std::collections::BTreeMap::new();
+    // Rows of one file, root and account (one per chain reaching the root) are alike.
+    rows.0
+        .sort_unstable_by(|a, b| (&a.root, a.account, a.file).cmp(&(&b.root, b.account, b.file)));
+    for root_rows in rows.0.chunk_by(|a, b| a.root == b.root) {
+        // The root's accounts, in account order: each with its references and its files, in
+        // file order, each once (a file reached by two chains counts in each).
+        let mut ranked: Vec<(u64, u64, Vec<u32>)> = Vec::new();
+        for row in root_rows {
+            match ranked.last_mut() {
+                Some((account, references, files)) if *account == row.account => {
+                    *references += u64::from(row.references);
+                    if files.last() != Some(&row.file) {
+                        files.push(row.file);
+                    }
+                }
+                _ => ranked.push((row.account, u64::from(row.references), vec![row.file])),
+            }
+        }
+        judge_root(&root_rows[0].root, &mut ranked, &mut out);
+    }
+    out
+}
+
+/// Judges one render root from its accounts (in account order, each with its references and
+/// its files in file order), adding its odd files out to `out`.
+fn judge_root(
+    root: &str,
+    ranked: &mut [(u64, u64, Vec<u32>)],
+    out: &mut std::collections::BTreeMap<u32, Vec<(String, String)>>,
+) {
+    if ranked.len() < 2 {
+        return;
+    }
+    // Stable: equally used accounts keep their order.
+    ranked.sort_by_key(|r| std::cmp::Reverse(r.1));
+    if ranked[0].1 == ranked[1].1 {
+        return;
+    }
+    let item = (
+        format!("{:012}", ranked[0].0),
+        crate::locate::kustomize::shown_dir(root).to_string(),
+    );
+    for (_, _, files) in ranked.iter().skip(1) {
+        for &index in files {
+            let list = out.entry(index).or_default();
+            if !list.contains(&item) {
+                list.push(item.clone());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::accounts::OverlayRows;
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    fn judged(rows: &[(&str, u64, u32, u32)]) -> BTreeMap<u32, Vec<(String, String)>> {
+        let mut sorted = OverlayRows::default();
+        for &(root, account, file, references) in rows {
+            sorted.add(file, vec![(Arc::from(root), account, references)]);
+        }
+        judge_overlays(sorted)
+    }
+
+    /// Rows added in any order are judged by root and account: a root's accounts are
+    /// counted over all its files (a file reached by two chains, in each), an odd file is
+    /// listed once, ties are not judged.
+    #[test]
+    fn rows_are_judged_by_root_and_account() {
+        const A: u64 = 465002806239;
+        const B: u64 = 210987654321;
+        let rows = [
+            ("app", B, 6, 1),
+            ("app", A, 0, 3),
+            ("tie", B, 4, 1),
+            ("app", B, 1, 1),
+            ("", B, 5, 1),
+            ("tie", A, 2, 1),
+            ("app", A, 3, 1),
+            ("one", A, 8, 1),
+            ("app", B, 6, 1),
+            ("", A, 7, 3),
+        ];
+        let majority = |root: &str| vec![(format!("{A:012}"), root.to_string())];
+        let want: BTreeMap<u32, Vec<(String, String)>> = [
+            (1, majority("app")),
+            (5, majority(".")),
+            (6, majority("app")),
+        ]
+        .into();
+        assert_eq!(judged(&rows), want);
+        // A file reached by two chains counts in each: here that makes a tie.
+        let twice = [("dup", A, 10, 2), ("dup", B, 11, 1), ("dup", B, 11, 1)];
+        assert!(judged(&twice).is_empty());
+        assert_eq!(judged(&twice[..2]), [(11, majority("dup"))].into());
+        assert!(judged(&[]).is_empty());
+    }
+}

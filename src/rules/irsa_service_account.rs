@@ -3,10 +3,11 @@
 
 use super::{FileInput, Rule, RuleMeta};
 use crate::finding::{Finding, Severity};
-use crate::locate::irsa::{IrsaIssue, IrsaIssueKind};
+use crate::index::irsa::{IrsaIssue, IrsaIssueKind, IrsaRows, Key, RootFacts};
 use crate::locate::{Role, Site};
 use crate::resolve::Resolved;
 use regex::Regex;
+use std::sync::Arc;
 use std::sync::OnceLock;
 
 pub struct IrsaServiceAccount;
@@ -100,5 +101,40 @@ impl Rule for IrsaServiceAccount {
             }
         }
         out
+    }
+}
+
+/// The wiring issues of every render root, from the rows of the files that reach each.
+pub fn judge_irsa(rows: IrsaRows) -> Vec<IrsaIssue> {
+    let mut out = Vec::new();
+    rows.for_each_root(|root, facts| judge_root(root, facts, &mut out));
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Adds the issues of the render root at `root`, from its `facts`, to `out`.
+fn judge_root(root: &str, facts: RootFacts, out: &mut Vec<IrsaIssue>) {
+    if facts.indirect {
+        return;
+    }
+    let shown_root = crate::locate::kustomize::shown_dir(root);
+    let issue = |kind, (namespace, name): &Key, (path, site): &(Arc<str>, usize)| IrsaIssue {
+        path: path.to_string(),
+        site: *site,
+        kind,
+        name: name.to_string(),
+        namespace: namespace.to_string(),
+        root: shown_root.to_string(),
+    };
+    for (key, at) in &facts.used {
+        if !facts.defined.contains(key) && !facts.mentioned.contains(&key.1) {
+            out.push(issue(IrsaIssueKind::MissingServiceAccount, key, at));
+        }
+    }
+    for (key, at) in &facts.with_role {
+        if !facts.used.contains_key(key) {
+            out.push(issue(IrsaIssueKind::UnusedRole, key, at));
+        }
     }
 }

@@ -2,8 +2,12 @@
 
 use super::{FileInput, Rule, RuleMeta};
 use crate::finding::{Applicability, Finding, Fix, Severity};
-use crate::locate::images::MissingOverride;
+use crate::locate::image_ref::parse_image;
+use crate::locate::images::{FileImages, MissingOverride};
+use crate::locate::kustomize::render;
+use crate::locate::Role;
 use crate::resolve::Resolved;
+use std::collections::BTreeSet;
 
 pub struct MissingImageOverride;
 
@@ -125,4 +129,74 @@ fn suggest(name: &str, sibling: &str, sibling_to: &str) -> String {
 fn images_key_offset(file: &FileInput, resolved: &Resolved) -> Option<usize> {
     let dir = crate::locate::kustomize::parent_dir(file.path);
     resolved.graph.kustomization(&dir)?.images_key()
+}
+
+fn has_registry(name: &str) -> bool {
+    name.split_once('/').is_some_and(|(first, _)| {
+        first.contains('.') || first.contains(':') || first == "localhost"
+    })
+}
+
+/// Images of a base that a render root renders with no registry — the pod would pull from
+/// Docker Hub — while the same root points another image of the same file at a registry: the
+/// sign that the base leaves its images for overlays to set, and this one was forgotten.
+pub fn missing_overrides_of(files: &[FileImages]) -> Vec<MissingOverride> {
+    let mut out = Vec::new();
+    for file in files {
+        let chains = file.chains;
+        if chains.is_empty() {
+            continue;
+        }
+        let images: Vec<(usize, String)> = file
+            .located
+            .sites
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.role == Role::ContainerImage)
+            .filter_map(|(i, s)| {
+                let r = parse_image(&s.value)?;
+                let name = match &r.registry {
+                    Some(reg) => format!("{reg}/{}", r.repository),
+                    None => r.repository,
+                };
+                Some((i, name))
+            })
+            .collect();
+        for chain in chains {
+            let Some(root) = chain.last() else { continue };
+            let rendered: Vec<(usize, &String, String)> = images
+                .iter()
+                .map(|(i, name)| (*i, name, render(name, chain).name))
+                .collect();
+            let sibling = rendered
+                .iter()
+                .find(|(_, name, to)| !has_registry(name) && has_registry(to))
+                .map(|(_, name, to)| ((*name).clone(), to.clone()));
+            let Some(sibling) = sibling else { continue };
+            let mut reported = BTreeSet::new();
+            for (site, name, to) in &rendered {
+                if has_registry(to) || !reported.insert((*name).clone()) {
+                    continue;
+                }
+                out.push(MissingOverride {
+                    root_file: root.file(),
+                    name: (*name).clone(),
+                    from_path: file.path.to_string(),
+                    from_site: *site,
+                    sibling: sibling.clone(),
+                });
+            }
+        }
+    }
+    judge_missing_overrides(out)
+}
+
+/// Orders missing overrides and keeps one per render root and image, wherever the base
+/// names it: what `missing_overrides_of` returns, and what lists gathered file by file need.
+pub fn judge_missing_overrides(mut out: Vec<MissingOverride>) -> Vec<MissingOverride> {
+    out.sort_by(|a, b| {
+        (&a.root_file, &a.from_path, a.from_site).cmp(&(&b.root_file, &b.from_path, b.from_site))
+    });
+    out.dedup_by(|a, b| a.root_file == b.root_file && a.name == b.name);
+    out
 }

@@ -59,6 +59,14 @@ impl FileInput<'_> {
     }
 }
 
+/// The judgments across files, each in the file of the rule that reports it, made once per
+/// run by the engine from the repository's rows and handed back to the rules in `Resolved`.
+pub mod judges {
+    pub use super::account_mismatch::judge_overlays;
+    pub use super::irsa_service_account::judge_irsa;
+    pub use super::missing_image_override::{judge_missing_overrides, missing_overrides_of};
+}
+
 pub trait Rule: Sync {
     fn meta(&self) -> &'static RuleMeta;
     fn check(&self, file: &FileInput, resolved: &Resolved) -> Vec<Finding>;
