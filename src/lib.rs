@@ -16,7 +16,6 @@ pub mod locate;
 pub mod recipe;
 pub mod resolve;
 pub mod rules;
-pub(crate) mod sorted;
 pub mod text;
 pub mod vcs;
 pub mod yaml;

@@ -92,9 +92,8 @@ pub struct RequireImage<'a> {
 /// Pin outcomes of tag uses, by file and site index.
 #[derive(Debug, Default)]
 pub struct Pins {
-    /// Sorted by file and site, one per tag use: a list searched by halves, not a map, which
-    /// held half-empty nodes (uses arrive in order) in a repository with thousands of them.
-    outcomes: Vec<(std::sync::Arc<str>, usize, PinOutcome)>,
+    /// By file, then site: one per mutable or missing tag use a source covers.
+    outcomes: BTreeMap<std::sync::Arc<str>, BTreeMap<usize, PinOutcome>>,
     /// One line per source that failed, for the error summary.
     pub source_errors: Vec<String>,
 }
@@ -113,20 +112,15 @@ impl Pins {
     }
 
     fn get(&self, path: &str, site: usize) -> Option<&PinOutcome> {
-        self.outcomes
-            .binary_search_by(|(p, s, _)| (&**p, *s).cmp(&(path, site)))
-            .ok()
-            .map(|at| &self.outcomes[at].2)
+        self.outcomes.get(path)?.get(&site)
     }
 
+    /// Of two outcomes for one use, the last is kept.
     fn insert(&mut self, path: &std::sync::Arc<str>, site: usize, outcome: PinOutcome) {
-        self.outcomes.push((path.clone(), site, outcome));
-    }
-
-    /// Done inserting: in order, and of two outcomes for one use the last is kept.
-    fn settle(&mut self) {
-        crate::sorted::sort_keeping_last(&mut self.outcomes, |a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
-        self.outcomes.shrink_to_fit();
+        self.outcomes
+            .entry(path.clone())
+            .or_default()
+            .insert(site, outcome);
     }
 }
 
@@ -202,7 +196,6 @@ pub fn resolve_pins<I: Iterator<Item = TagUse>>(
             }
         }
     }
-    pins.settle();
     pins.source_errors = failed_sources.into_values().collect();
     pins
 }
@@ -434,20 +427,18 @@ mod tests {
         in_order.insert(&a, 1, failed("a1"));
         in_order.insert(&a, 7, PinOutcome::NoSource);
         in_order.insert(&b, 0, failed("b0"));
-        in_order.settle();
         let mut shuffled = Pins::default();
         shuffled.insert(&b, 0, failed("first b0"));
         shuffled.insert(&a, 7, PinOutcome::NoSource);
         shuffled.insert(&a, 1, failed("a1"));
         shuffled.insert(&b, 0, failed("b0"));
-        shuffled.settle();
         for pins in [&in_order, &shuffled] {
             assert_eq!(error_of(pins, "a.yaml", 1).as_deref(), Some("a1"));
             assert_eq!(error_of(pins, "a.yaml", 7).as_deref(), Some("no source"));
             assert_eq!(error_of(pins, "b.yaml", 0).as_deref(), Some("b0"));
             assert_eq!(error_of(pins, "a.yaml", 0), None);
             assert_eq!(error_of(pins, "c.yaml", 1), None);
-            assert_eq!(pins.outcomes.len(), 3);
+            assert_eq!(pins.outcomes.values().map(BTreeMap::len).sum::<usize>(), 3);
         }
     }
 
