@@ -14,7 +14,7 @@ pub(super) const REQUIRE_IMAGE_DEPTH: usize = 50;
 pub(super) fn check_registry(
     run: &mut Run,
     client: Option<Box<dyn crate::resolve::registry::Registry>>,
-    uses: impl Iterator<Item = crate::locate::images::TagUse>,
+    uses: &[crate::locate::images::TagUse],
 ) -> Result<(), RunError> {
     let (wanted, passed_over) = crate::resolve::registry::wanted(
         &run.resolved.accounts,

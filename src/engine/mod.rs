@@ -223,12 +223,7 @@ fn analyze_with(opts: &RunOptions, limits: Limits) -> Result<Run, RunError> {
         let irsa = scope.spawn(move || judge_irsa(irsa_rows));
         let overlays = scope.spawn(move || judge_overlays(overlay_rows));
         // Pins stay on this thread: the registry client they may ask need not be shareable.
-        let pins = resolve_pins(
-            || uses.iter().cloned(),
-            &sources,
-            &GitResolver::default(),
-            require.as_ref(),
-        );
+        let pins = resolve_pins(&uses, &sources, &GitResolver::default(), require.as_ref());
         let region = cluster_region(&config, &region_counts);
         (pins, region, joined(overlays), joined(irsa))
     });
@@ -255,7 +250,7 @@ fn analyze_with(opts: &RunOptions, limits: Limits) -> Result<Run, RunError> {
         graph,
     };
     if opts.registry || opts.require_image {
-        check_registry(&mut run, registry, uses.iter().cloned())?;
+        check_registry(&mut run, registry, &uses)?;
     }
 
     // The check phase. With a recipe, a rule runs only when the recipe names it.

@@ -124,11 +124,10 @@ impl Pins {
     }
 }
 
-/// Resolves every mutable tag use that a source covers. `uses` gives every tag use of the
-/// repository, in file order, each time it is called (they are read twice: for the tags that
-/// templates are inferred from, then to resolve).
-pub fn resolve_pins<I: Iterator<Item = TagUse>>(
-    uses: impl Fn() -> I,
+/// Resolves every mutable tag use that a source covers, of `uses` (the repository's tag uses,
+/// in file order).
+pub fn resolve_pins(
+    uses: &[TagUse],
     sources: &[Source],
     git: &GitResolver,
     require: Option<&RequireImage>,
@@ -140,12 +139,11 @@ pub fn resolve_pins<I: Iterator<Item = TagUse>>(
     }
     let mut failed_sources = BTreeMap::new();
     let examples = if sources.iter().any(|s| s.template.is_none()) {
-        template_examples(uses())
+        template_examples(uses)
     } else {
         TemplateExamples::new()
     };
-    for use_ in uses() {
-        let use_ = &use_;
+    for use_ in uses {
         if !matches!(use_.kind, TagKind::Mutable | TagKind::Missing) {
             continue;
         }
@@ -290,17 +288,17 @@ pub fn template_example_key(use_: &TagUse) -> Option<Option<String>> {
     Some(image_prefix(&use_.image))
 }
 
-fn template_examples(uses: impl Iterator<Item = TagUse>) -> TemplateExamples {
+fn template_examples(uses: &[TagUse]) -> TemplateExamples {
     let mut examples = TemplateExamples::new();
     for use_ in uses {
         if use_.kind != TagKind::CommitPinned {
             continue;
         }
-        let Some(tag) = use_.tag else { continue };
-        if let Some(hex) = commit_id_in(&tag) {
+        let Some(tag) = &use_.tag else { continue };
+        if let Some(hex) = commit_id_in(tag) {
             examples
                 .entry(image_prefix(&use_.image))
-                .or_insert((tag, use_.path, hex));
+                .or_insert_with(|| (tag.clone(), use_.path.clone(), hex));
         }
     }
     examples
@@ -493,7 +491,7 @@ mod tests {
                 TagKind::CommitPinned,
             ),
         ];
-        let examples = template_examples(uses.iter().cloned());
+        let examples = template_examples(&uses);
         assert_eq!(examples.len(), 2, "{examples:?}");
         // A placeholder account's registry is the same registry.
         let target = tag_use(

@@ -129,12 +129,12 @@ impl Registry for Offline {
 pub fn wanted(
     accounts: &AccountResolver,
     rendered: impl Fn(&TagUse) -> Option<(EcrRepo, String)>,
-    uses: impl Iterator<Item = TagUse>,
+    uses: &[TagUse],
 ) -> (BTreeMap<EcrRepo, BTreeSet<String>>, usize) {
     let mut wanted: BTreeMap<EcrRepo, BTreeSet<String>> = BTreeMap::new();
     let mut aws_owned = 0;
     for use_ in uses {
-        let Some((repo, tag)) = rendered(&use_) else {
+        let Some((repo, tag)) = rendered(use_) else {
             continue;
         };
         if AWS_OWNED_ACCOUNTS.contains(&repo.account.as_str())
