@@ -120,12 +120,8 @@ impl Facts {
             }),
             Facts::Dropped => {
                 let text = read_again(file)?;
-                let parsed = crate::yaml::parse_facts(&text).map_err(|e| FileError {
-                    path: file.entry.rel.clone(),
-                    line: e.line,
-                    column: e.column,
-                    message: e.message,
-                })?;
+                let parsed = crate::yaml::parse_facts(&text)
+                    .map_err(|e| FileError::unparsable(&file.entry.rel, e))?;
                 let located =
                     super::load::locate_parsed(&parsed, &text, &file.entry.abs(), keep_prefixes);
                 Ok(FactsAtHand {

@@ -272,14 +272,7 @@ fn load(entry: FileEntry, keep_prefixes: &[String]) -> Loaded {
     }
     let parsed = match parse_facts(&text) {
         Ok(p) => p,
-        Err(e) => {
-            return Loaded::Failed(FileError {
-                path: entry.rel.clone(),
-                line: e.line,
-                column: e.column,
-                message: e.message,
-            })
-        }
+        Err(e) => return Loaded::Failed(FileError::unparsable(&entry.rel, e)),
     };
     if let Some((first, dup)) = parsed.duplicate_key() {
         let lines = LineIndex::new(&text);

@@ -101,4 +101,14 @@ impl FileError {
             message,
         }
     }
+
+    /// The file at `path` is not YAML the parser reads: where and why, as it says.
+    pub fn unparsable(path: &str, e: crate::yaml::YamlError) -> FileError {
+        FileError {
+            path: path.to_string(),
+            line: e.line,
+            column: e.column,
+            message: e.message,
+        }
+    }
 }
