@@ -42,6 +42,9 @@ pub(super) struct WantedUses {
     pub all: bool,
     /// Semver tags (`--strict` reports them).
     pub semver: bool,
+    /// One commit-pinned tag per image prefix: a source without a tag template infers it
+    /// from them (`pins::resolve_pins`).
+    pub template_examples: bool,
     /// The image prefixes whose tag-template example was kept (`pins::template_example_key`).
     pub examples: std::collections::HashSet<Option<String>>,
 }
@@ -54,8 +57,9 @@ impl WantedUses {
             TagKind::Mutable | TagKind::Missing => true,
             TagKind::Semver => self.semver,
             TagKind::CommitPinned | TagKind::Other => {
-                crate::resolve::pins::template_example_key(use_)
-                    .is_some_and(|key| self.examples.insert(key))
+                self.template_examples
+                    && crate::resolve::pins::template_example_key(use_)
+                        .is_some_and(|key| self.examples.insert(key))
             }
         }
     }

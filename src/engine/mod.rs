@@ -186,6 +186,7 @@ fn analyze_with(opts: &RunOptions, limits: Limits) -> Result<Run, RunError> {
         index::WantedUses {
             all: opts.registry || opts.require_image,
             semver: opts.strict,
+            template_examples: sources.iter().any(|s| s.template.is_none()),
             examples: Default::default(),
         },
         &mut run.errors,
